@@ -1,0 +1,68 @@
+using System.Management.Automation;
+
+namespace LstmPort.PowerShell;
+
+/// <summary>What every LstmPort cmdlet shares: path resolution and turning engine failures into ErrorRecords.</summary>
+public abstract class LstmPortCmdlet : PSCmdlet
+{
+    protected const string PathSet = "Path";
+    protected const string LiteralPathSet = "LiteralPath";
+
+    internal static ErrorRecord ToErrorRecord(LstmPortException e) =>
+        new(e, e.ErrorId, Category(e.Kind), e.Target);
+
+    internal static ErrorRecord ToErrorRecord(Exception e, string errorId, ErrorCategory category, object? target) =>
+        e is LstmPortException lp ? ToErrorRecord(lp) : new ErrorRecord(e, errorId, category, target);
+
+    static ErrorCategory Category(ErrorKind kind) => kind switch
+    {
+        ErrorKind.InvalidData => ErrorCategory.InvalidData,
+        ErrorKind.ObjectNotFound => ErrorCategory.ObjectNotFound,
+        ErrorKind.NotSupported => ErrorCategory.NotImplemented,
+        ErrorKind.Security => ErrorCategory.SecurityError,
+        ErrorKind.InvalidArgument => ErrorCategory.InvalidArgument,
+        ErrorKind.ResourceExists => ErrorCategory.ResourceExists,
+        ErrorKind.WriteError => ErrorCategory.WriteError,
+        _ => ErrorCategory.NotSpecified,
+    };
+
+    /// <summary>
+    /// Resolves -Path (wildcards) or -LiteralPath through the FileSystem provider. A path that
+    /// matches nothing is reported and skipped, so the other paths in the call are still read.
+    /// </summary>
+    protected IEnumerable<string> ResolveFiles(IEnumerable<string> paths, bool literal)
+    {
+        foreach (var p in paths)
+        {
+            List<string> resolved = [];
+            try
+            {
+                if (!literal && WildcardPattern.ContainsWildcardCharacters(p))
+                {
+                    resolved.AddRange(SessionState.Path.GetResolvedProviderPathFromPSPath(p, out var provider));
+                    CheckFileSystem(provider, p);
+                }
+                else
+                {
+                    // Not resolved against existing items: the engine reports a missing file itself, by name.
+                    var path = literal ? p : WildcardPattern.Unescape(p);
+                    resolved.Add(SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out var provider, out _));
+                    CheckFileSystem(provider, p);
+                }
+            }
+            catch (LstmPortException e) { WriteError(ToErrorRecord(e)); continue; }
+            catch (ItemNotFoundException e) { WriteError(new ErrorRecord(e, "FileNotFound", ErrorCategory.ObjectNotFound, p)); continue; }
+            catch (Exception e) when (e is ArgumentException or NotSupportedException or ProviderNotFoundException or System.Management.Automation.DriveNotFoundException)
+            { WriteError(new ErrorRecord(e, "InvalidPath", ErrorCategory.InvalidArgument, p)); continue; }
+
+            foreach (var r in resolved) yield return r;
+        }
+    }
+
+    static void CheckFileSystem(ProviderInfo provider, string path)
+    {
+        if (provider.Name != "FileSystem")
+            throw new LstmPortException("NotAFileSystemPath", ErrorKind.InvalidArgument,
+                $"'{path}' is on the {provider.Name} provider; expected a file system path.", path);
+    }
+}

@@ -1,0 +1,38 @@
+namespace LstmPort.Formats;
+
+/// <summary>Opens any supported weight file: checks it exists and picks the reader by content.</summary>
+public static class WeightReader
+{
+    static readonly IWeightReader[] Readers = [new SafetensorsReader()];
+
+    public static WeightFile Read(string path, WeightFormat format = WeightFormat.Auto)
+    {
+        if (Directory.Exists(path))
+            throw new LstmPortException("PathIsDirectory", ErrorKind.InvalidArgument,
+                $"'{path}' is a directory; expected a weight file.", path);
+        if (!File.Exists(path))
+            throw new LstmPortException("FileNotFound", ErrorKind.ObjectNotFound, $"Cannot find the file '{path}'.", path);
+
+        var head = new byte[64];
+        int n;
+        using (var f = File.OpenRead(path)) n = f.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        if (n == 0)
+            throw new LstmPortException("EmptyFile", ErrorKind.InvalidData, $"'{path}' is empty; expected a weight file.", path);
+
+        var reader = format == WeightFormat.Auto
+            ? Readers.FirstOrDefault(r => r.Recognises(head.AsSpan(0, n), path))
+            : Readers.FirstOrDefault(r => r.Format == format);
+        if (reader is null)
+            throw new LstmPortException("UnknownFormat", ErrorKind.InvalidData,
+                $"'{path}' is not a weight file LstmPort reads; expected one of: {string.Join(", ", Readers.Select(r => r.Format))}.", path);
+        try
+        {
+            return reader.Read(path);
+        }
+        catch (LstmPortException) { throw; }
+        catch (Exception e) when (e is EndOfStreamException or InvalidDataException or FormatException or System.Text.Json.JsonException)
+        {
+            throw new LstmPortException("CorruptFile", ErrorKind.InvalidData, $"'{path}' is not a valid {reader.Format} file: {e.Message}", path, e);
+        }
+    }
+}

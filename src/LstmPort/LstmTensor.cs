@@ -1,0 +1,82 @@
+using System.Collections.ObjectModel;
+using TorchSharp;
+
+namespace LstmPort;
+
+/// <summary>
+/// One weight tensor with the metadata needed to interpret it. Immutable; the data is read
+/// from its file the first time <see cref="Tensor"/> is used, so listing a large file is cheap.
+/// </summary>
+public sealed class LstmTensor
+{
+    static readonly IReadOnlyDictionary<string, object?> NoConfig =
+        new ReadOnlyDictionary<string, object?>(new Dictionary<string, object?>(StringComparer.OrdinalIgnoreCase));
+
+    readonly Lazy<torch.Tensor> _tensor;
+
+    public LstmTensor(
+        string name, string layer, LayerType layerType, TensorRole role, Layout layout,
+        int[] shape, string dtype, Func<torch.Tensor> load,
+        Direction direction = Direction.Forward, int stackIndex = 0, GateOrder gateOrder = GateOrder.None,
+        int units = 0, int inputSize = 0, IDictionary<string, object?>? config = null, string? source = null)
+    {
+        Name = name;
+        Layer = layer;
+        LayerType = layerType;
+        Role = role;
+        Layout = layout;
+        Shape = (int[])shape.Clone();
+        DType = dtype;
+        Direction = direction;
+        StackIndex = stackIndex;
+        GateOrder = gateOrder;
+        Units = units;
+        InputSize = inputSize;
+        Config = config is null ? NoConfig
+            : new ReadOnlyDictionary<string, object?>(new Dictionary<string, object?>(config, StringComparer.OrdinalIgnoreCase));
+        Source = source;
+        _tensor = new Lazy<torch.Tensor>(() =>
+        {
+            TorchRuntime.EnsureLoaded();
+            var t = load();
+            var actual = t.shape.Select(d => (int)d).ToArray();
+            if (!actual.SequenceEqual(Shape))
+                throw new InvalidDataException($"{Name}: data has shape [{string.Join(",", actual)}], expected [{string.Join(",", Shape)}].");
+            return t;
+        });
+    }
+
+    /// <summary>Wraps a tensor that is already in memory.</summary>
+    public static LstmTensor FromTensor(torch.Tensor tensor, string name, string layer, LayerType layerType,
+        TensorRole role, Layout layout, Direction direction = Direction.Forward, int stackIndex = 0,
+        GateOrder gateOrder = GateOrder.None, int units = 0, int inputSize = 0,
+        IDictionary<string, object?>? config = null, string? source = null) =>
+        new(name, layer, layerType, role, layout, tensor.shape.Select(d => (int)d).ToArray(),
+            DTypes.Name(tensor.dtype), () => tensor, direction, stackIndex, gateOrder, units, inputSize, config, source);
+
+    public string Name { get; }
+    public string Layer { get; }
+    public LayerType LayerType { get; }
+    public TensorRole Role { get; }
+    public Direction Direction { get; }
+    public int StackIndex { get; }
+    public Layout Layout { get; }
+    public GateOrder GateOrder { get; }
+    public int Units { get; }
+    public int InputSize { get; }
+    public int[] Shape { get; }
+    public string DType { get; }
+    /// <summary>Layer settings that change the maths (activation, reset_after, forget_bias, ...). Keys are case-insensitive.</summary>
+    public IReadOnlyDictionary<string, object?> Config { get; }
+    public string? Source { get; }
+
+    /// <summary>The data as a TorchSharp tensor (loaded on first use).</summary>
+    public torch.Tensor Tensor => _tensor.Value;
+
+    /// <summary>True once the data has been read.</summary>
+    public bool IsLoaded => _tensor.IsValueCreated;
+
+    public long ElementCount => Shape.Aggregate(1L, (a, d) => a * d);
+
+    public override string ToString() => $"{Name} [{string.Join(",", Shape)}] {DType}";
+}

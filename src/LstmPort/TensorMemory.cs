@@ -1,0 +1,60 @@
+using System.Runtime.InteropServices;
+using TorchSharp;
+
+namespace LstmPort;
+
+/// <summary>
+/// Moves bytes straight between a stream and a tensor's own memory, so a storage is never held
+/// twice (no intermediate managed array, no 2 GB span limit).
+/// </summary>
+public static class TensorMemory
+{
+    // TorchSharp has no public data pointer; LibTorchSharp exports it (TorchRuntime has loaded it).
+    [DllImport("LibTorchSharp")]
+    static extern IntPtr THSTensor_data(IntPtr tensor);
+
+    const int Chunk = 1 << 24;
+
+    public static long ByteCount(torch.Tensor t) => t.numel() * t.element_size();
+
+    /// <summary>Fills a new contiguous tensor of the given shape and type from the stream (little-endian bytes).</summary>
+    public static torch.Tensor Read(Stream stream, long[] shape, torch.ScalarType dtype)
+    {
+        TorchRuntime.EnsureLoaded();
+        var t = torch.empty(shape, dtype);
+        try { ReadInto(stream, t); }
+        catch { t.Dispose(); throw; }
+        return t;
+    }
+
+    public static unsafe void ReadInto(Stream stream, torch.Tensor t)
+    {
+        if (!t.is_contiguous()) throw new ArgumentException("tensor must be contiguous");
+        var p = (byte*)THSTensor_data(t.Handle);
+        long left = ByteCount(t);
+        while (left > 0)
+        {
+            int n = (int)Math.Min(left, Chunk);
+            var span = new Span<byte>(p, n);
+            int got = stream.ReadAtLeast(span, n, throwOnEndOfStream: false);
+            if (got < n)
+                throw new LstmPortException("TruncatedFile", ErrorKind.InvalidData, "the file ends inside a tensor's data");
+            p += n;
+            left -= n;
+        }
+    }
+
+    public static unsafe void Write(torch.Tensor t, Stream stream)
+    {
+        using var c = t.contiguous();
+        var p = (byte*)THSTensor_data(c.Handle);
+        long left = ByteCount(c);
+        while (left > 0)
+        {
+            int n = (int)Math.Min(left, Chunk);
+            stream.Write(new ReadOnlySpan<byte>(p, n));
+            p += n;
+            left -= n;
+        }
+    }
+}
