@@ -24,12 +24,11 @@ public sealed class ScriptRunner : IDisposable
     /// <param name="ansi">Whether rendered text may hold ANSI colour sequences (a terminal), or is plain.</param>
     public ScriptRunner(string? modulePath, int width = 120, bool ansi = false)
     {
-        _host = new TextHost(_out, _err, width);
+        _host = new TextHost(_out, _err, width, ansi);
         var iss = InitialSessionState.CreateDefault2();
         if (OperatingSystem.IsWindows()) iss.ExecutionPolicy = Microsoft.PowerShell.ExecutionPolicy.Bypass;
         _runspace = RunspaceFactory.CreateRunspace(_host, iss);
         _runspace.Open();
-        if (!ansi) Run("$PSStyle.OutputRendering = 'PlainText'");
         if (modulePath is not null)
         {
             var r = Run("Import-Module -Name $args[0] -ErrorAction Stop", modulePath);

@@ -10,12 +10,14 @@ namespace LstmPort.Host;
 /// (including what Out-Default renders through the module's format views) to one, errors,
 /// warnings and verbose lines to another. Used by the console and by the test harness.
 /// </summary>
-public sealed class TextHost : PSHost
+public sealed partial class TextHost : PSHost
 {
     readonly TextUI _ui;
     readonly Guid _id = Guid.NewGuid();
 
-    public TextHost(TextWriter output, TextWriter errors, int width = 120) => _ui = new TextUI(output, errors, width);
+    /// <param name="ansi">Keep ANSI colour sequences (writing to a terminal); otherwise they are removed.</param>
+    public TextHost(TextWriter output, TextWriter errors, int width = 120, bool ansi = false) =>
+        _ui = new TextUI(ansi ? output : new PlainWriter(output), ansi ? errors : new PlainWriter(errors), width, ansi);
 
     /// <summary>The code a script asked for with <c>exit N</c>, if it did.</summary>
     public int? ExitCode { get; private set; }
@@ -32,10 +34,11 @@ public sealed class TextHost : PSHost
     public override void NotifyBeginApplication() { }
     public override void NotifyEndApplication() { }
 
-    sealed class TextUI(TextWriter output, TextWriter errors, int width) : PSHostUserInterface
+    sealed class TextUI(TextWriter output, TextWriter errors, int width, bool ansi) : PSHostUserInterface
     {
         readonly RawUI _raw = new(width);
         public override PSHostRawUserInterface RawUI => _raw;
+        public override bool SupportsVirtualTerminal => ansi;
         public override void Write(string value) => output.Write(value);
         public override void Write(ConsoleColor foregroundColor, ConsoleColor backgroundColor, string value) => output.Write(value);
         public override void WriteLine(string value) => output.WriteLine(value);
@@ -52,6 +55,17 @@ public sealed class TextHost : PSHost
         public override PSCredential PromptForCredential(string caption, string message, string userName, string targetName, PSCredentialTypes allowedCredentialTypes, PSCredentialUIOptions options) => throw NotInteractive();
         public override int PromptForChoice(string caption, string message, System.Collections.ObjectModel.Collection<ChoiceDescription> choices, int defaultChoice) => throw NotInteractive();
         static PSInvalidOperationException NotInteractive() => new("This host is not interactive: it cannot prompt (use -Force or -Confirm:$false in scripts).");
+    }
+
+    /// <summary>Removes ANSI escape sequences: a custom host must do what the console host does for redirected output.</summary>
+    sealed partial class PlainWriter(TextWriter inner) : TextWriter
+    {
+        [System.Text.RegularExpressions.GeneratedRegex(@"\x1b\[[0-9;?]*[ -/]*[@-~]")]
+        private static partial System.Text.RegularExpressions.Regex Ansi();
+        public override System.Text.Encoding Encoding => inner.Encoding;
+        public override void Write(char value) => inner.Write(value);
+        public override void Write(string? value) => inner.Write(value is null ? null : Ansi().Replace(value, ""));
+        public override void WriteLine(string? value) => inner.WriteLine(value is null ? null : Ansi().Replace(value, ""));
     }
 
     sealed class RawUI(int width) : PSHostRawUserInterface
