@@ -169,3 +169,21 @@ static class Safetensors
         return path;
     }
 }
+
+/// <summary>Tab completion as PowerShell's TabExpansion2 computes it.</summary>
+public sealed class CompletionTests(ModuleSession ps) : IClassFixture<ModuleSession>
+{
+    [Fact]
+    public void Layer_completes_from_the_file_and_Format_from_the_enum()
+    {
+        using var dir = new TempDir();
+        var path = Safetensors.Write(dir.File("m.safetensors"), ("encoder.weight", [1, 1], [1f]), ("decoder.weight", [1, 1], [2f]), ("embed.weight", [1, 1], [3f]));
+        string[] Complete(string line) => ps.Objects<string>(
+            "(TabExpansion2 -inputScript $args[0] -cursorColumn $args[0].Length).CompletionMatches | ForEach-Object CompletionText", line).ToArray();
+
+        Assert.Equal(["encoder", "embed"], Complete($"Get-LstmWeights -Path '{path}' -Layer e"));
+        Assert.Equal(["decoder"], Complete($"Get-LstmWeights '{path}' -Layer d"));
+        Assert.Empty(Complete("Get-LstmWeights -Path ./no-such-file -Layer e"));
+        Assert.Contains("SafeTensors", Complete("Get-LstmWeights x -Format S"));
+    }
+}

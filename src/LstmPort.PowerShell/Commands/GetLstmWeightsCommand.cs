@@ -21,6 +21,7 @@ public sealed class GetLstmWeightsCommand : LstmPortCmdlet
     [Parameter]
     [SupportsWildcards]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(LayerNameCompleter))]
     public string[]? Layer { get; set; }
 
     [Parameter]
