@@ -18,7 +18,7 @@ public sealed class LstmTensor
         string name, string layer, LayerType layerType, TensorRole role, Layout layout,
         int[] shape, string dtype, Func<torch.Tensor> load,
         Direction direction = Direction.Forward, int stackIndex = 0, GateOrder gateOrder = GateOrder.None,
-        int units = 0, int inputSize = 0, IDictionary<string, object?>? config = null, string? source = null)
+        int units = 0, int inputSize = 0, IEnumerable<KeyValuePair<string, object?>>? config = null, string? source = null)
     {
         Name = name;
         Layer = layer;
@@ -50,7 +50,7 @@ public sealed class LstmTensor
     public static LstmTensor FromTensor(torch.Tensor tensor, string name, string layer, LayerType layerType,
         TensorRole role, Layout layout, Direction direction = Direction.Forward, int stackIndex = 0,
         GateOrder gateOrder = GateOrder.None, int units = 0, int inputSize = 0,
-        IDictionary<string, object?>? config = null, string? source = null) =>
+        IEnumerable<KeyValuePair<string, object?>>? config = null, string? source = null) =>
         new(name, layer, layerType, role, layout, tensor.shape.Select(d => (int)d).ToArray(),
             DTypes.Name(tensor.dtype), () => tensor, direction, stackIndex, gateOrder, units, inputSize, config, source);
 

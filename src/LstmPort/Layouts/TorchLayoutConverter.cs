@@ -1,0 +1,214 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LstmPort.Layouts;
+
+public sealed record TorchConversionOptions(string? StackAs = null, bool AsCell = false, bool Force = false);
+
+/// <summary>What a conversion produced: tensors, layers it refused (with the reason), and what it did per layer.</summary>
+public sealed class ConversionResult
+{
+    public List<LstmTensor> Tensors { get; } = [];
+    public List<(string Layer, string ErrorId, string Reason)> Refused { get; } = [];
+    public List<(string Layer, string Message)> Warnings { get; } = [];
+    public List<string> Log { get; } = [];
+}
+
+/// <summary>
+/// Keras layout to PyTorch layout: matrices transposed (Keras x@W, PyTorch W@x), gates reordered
+/// (GRU z,r,h to r,z,n; LSTM i,f,c,o is already i,f,g,o), biases split into bias_ih/bias_hh (one
+/// Keras bias goes whole into bias_ih; a GRU's [2,3h] and CuDNN's [8h]/[6h] keep their input and
+/// recurrent halves), CuDNN kernels brought back to the standard layout, Dense to Linear.
+/// </summary>
+public static class TorchLayoutConverter
+{
+    public static ConversionResult Convert(IEnumerable<LstmTensor> input, TorchConversionOptions options)
+    {
+        var result = new ConversionResult();
+        var groups = LayerGroup.From(input);
+        var stack = options.StackAs is null ? null : StackPlan(groups.Where(g => g.IsRecurrent).ToList(), options.StackAs);
+
+        foreach (var g in groups)
+        {
+            if (g.Layout == Layout.Torch)
+            {
+                result.Tensors.AddRange(g.Tensors);
+                continue;
+            }
+            if (g.Layout != Layout.Keras)
+            {
+                result.Refused.Add((g.Layer, "LayoutNotSupported", $"{g.DisplayName}: converting {g.Layout} layout to PyTorch is not supported yet"));
+                continue;
+            }
+            if (g.LayerType == LayerType.Other)
+            {
+                result.Warnings.Add((g.Layer, $"{g.Layer}: not converted: no PyTorch equivalent is known for this layer, so it is left out."));
+                continue;
+            }
+            var reason = TorchPortability.Reason(g);
+            if (reason is not null)
+            {
+                if (!options.Force)
+                {
+                    result.Refused.Add((g.Layer, "NotTorchPortable", $"{g.DisplayName}: no exact PyTorch equivalent ({reason}); use -Force to convert anyway"));
+                    continue;
+                }
+                result.Warnings.Add((g.Layer, $"{g.DisplayName}: converted with -Force although PyTorch cannot compute it exactly ({reason})."));
+            }
+            var (module, depth, depths) = stack is not null && stack.TryGetValue(g, out var slot) ? slot : (g.Layer, 0, 1);
+            var bidirectional = groups.Any(o => o.Layer == g.Layer && o.Direction != g.Direction);
+            var name = new TorchNames(module, depth, g.Direction, options.AsCell, Stacked: depths > 1, Bidirectional: bidirectional);
+            if (g.IsRecurrent) ConvertRecurrent(g, name, result);
+            else ConvertPlain(g, name.Module, result);
+        }
+        return result;
+    }
+
+    /// <summary>How a converted layer is named: a module with depth and direction suffixes, or a cell module.</summary>
+    readonly record struct TorchNames(string Module, int Depth, Direction Direction, bool AsCell, bool Stacked, bool Bidirectional)
+    {
+        public string Layer => AsCell
+            ? Module + (Stacked ? $"_l{Depth}" : "") + (Direction == Direction.Backward ? "_reverse" : "")
+            : Module;
+
+        public string Key(string param) => AsCell
+            ? $"{Layer}.{param}"
+            : TorchNaming.Key(Module, param, Depth, Direction);
+    }
+
+    static void ConvertRecurrent(LayerGroup g, TorchNames name, ConversionResult result)
+    {
+        int gates = Gates.Count(g.LayerType), h = g.Units;
+        var kernelT = g.Require(TensorRole.Kernel);
+        var recurrentT = g.Require(TensorRole.RecurrentKernel);
+        int inputSize = kernelT.Shape[0];
+        CheckShape(g, kernelT, [inputSize, gates * h]);
+        CheckShape(g, recurrentT, [h, gates * h]);
+        var from = g.GateOrder == GateOrder.None ? Gates.KerasOrder(g.LayerType) : g.GateOrder;
+        var to = Gates.TorchOrder(g.LayerType);
+        bool cudnn = g.Flag(ConfigKeys.Cudnn);
+        var steps = new List<string> { "transposed" };
+
+        Tensor kernel = kernelT.Tensor, recurrent = recurrentT.Tensor;
+        if (cudnn)
+        {
+            // tf-keras's h5 loader (_convert_rnn_weights): per gate, the input kernel is stored in
+            // cuDNN's column-major order (k.T reshaped in Fortran order) and the recurrent kernel transposed.
+            kernel = PerGate(kernel, gates, k => k.contiguous().view(h, inputSize).t());
+            recurrent = PerGate(recurrent, gates, k => k.t());
+            steps.Add("CuDNN kernels to standard layout");
+        }
+        var weightIh = Gates.Reorder(kernel.t(), 0, from, to).contiguous();
+        var weightHh = Gates.Reorder(recurrent.t(), 0, from, to).contiguous();
+        if (from.ToString() != to.ToString() && g.LayerType != LayerType.SimpleRNN) steps.Add($"gates {from}→{to}");
+
+        Tensor biasIh, biasHh;
+        var biasT = g.Find(TensorRole.Bias);
+        if (biasT is null)
+        {
+            biasIh = zeros(gates * h, weightIh.dtype);
+            biasHh = zeros(gates * h, weightIh.dtype);
+            steps.Add("no bias: bias_ih = bias_hh = 0");
+        }
+        else if (biasT.Shape.SequenceEqual([gates * h]))
+        {
+            biasIh = Gates.Reorder(biasT.Tensor, 0, from, to).contiguous();
+            biasHh = zeros_like(biasIh);
+            steps.Add("bias → bias_ih, bias_hh = 0");
+        }
+        else if (biasT.Shape.SequenceEqual([2, gates * h]) || biasT.Shape.SequenceEqual([2 * gates * h]))
+        {
+            var halves = biasT.Tensor.reshape(2, gates * h);
+            biasIh = Gates.Reorder(halves[0], 0, from, to).contiguous();
+            biasHh = Gates.Reorder(halves[1], 0, from, to).contiguous();
+            steps.Add("bias input half → bias_ih, recurrent half → bias_hh");
+        }
+        else throw ShapeError(g, biasT, $"[{gates * h}], [2,{gates * h}] or [{2 * gates * h}]");
+
+        var order = Gates.TorchOrder(g.LayerType);
+        var config = new Dictionary<string, object?>(g.Config, StringComparer.OrdinalIgnoreCase) { [ConfigKeys.Cudnn] = null };
+        config.Remove(ConfigKeys.Cudnn);
+        LstmTensor Out(Tensor t, string param, TensorRole role) => LstmTensor.FromTensor(t, name.Key(param), name.Layer, g.LayerType, role,
+            Layout.Torch, g.Direction, name.AsCell ? 0 : name.Depth, order, h, inputSize, config, kernelT.Source);
+        result.Tensors.Add(Out(weightIh, "weight_ih", TensorRole.Kernel));
+        result.Tensors.Add(Out(weightHh, "weight_hh", TensorRole.RecurrentKernel));
+        result.Tensors.Add(Out(biasIh, "bias_ih", TensorRole.InputBias));
+        result.Tensors.Add(Out(biasHh, "bias_hh", TensorRole.RecurrentBias));
+        result.Log.Add($"{g.DisplayName} → {name.Key("*")}: {string.Join(", ", steps)}");
+    }
+
+    static void ConvertPlain(LayerGroup g, string module, ConversionResult result)
+    {
+        if (g.LayerType == LayerType.Embedding)
+        {
+            var e = g.Require(TensorRole.Embeddings);
+            result.Tensors.Add(LstmTensor.FromTensor(e.Tensor, $"{module}.weight", module, LayerType.Embedding, TensorRole.Embeddings,
+                Layout.Torch, units: e.Shape[1], inputSize: e.Shape[0], config: g.Config, source: e.Source));
+            result.Log.Add($"{g.DisplayName} → {module}.weight: embeddings unchanged");
+            return;
+        }
+        var kernel = g.Require(TensorRole.Kernel);
+        if (kernel.Shape.Length != 2) throw ShapeError(g, kernel, "[in,out]");
+        int inputSize = kernel.Shape[0], units = kernel.Shape[1];
+        result.Tensors.Add(LstmTensor.FromTensor(kernel.Tensor.t().contiguous(), $"{module}.weight", module, LayerType.Dense, TensorRole.Weight,
+            Layout.Torch, units: units, inputSize: inputSize, config: g.Config, source: kernel.Source));
+        if (g.Find(TensorRole.Bias) is { } bias)
+        {
+            CheckShape(g, bias, [units]);
+            result.Tensors.Add(LstmTensor.FromTensor(bias.Tensor, $"{module}.bias", module, LayerType.Dense, TensorRole.Bias,
+                Layout.Torch, units: units, inputSize: inputSize, config: g.Config, source: bias.Source));
+        }
+        result.Log.Add($"{g.DisplayName} → {module}.weight: kernel transposed to Linear weight");
+    }
+
+    /// <summary>
+    /// -StackAs: the recurrent layers become depths l0..l(n-1) of one module. They must be one
+    /// type and one direction count, and each layer's input must be the previous layer's output.
+    /// </summary>
+    static Dictionary<LayerGroup, (string Module, int Depth, int Depths)> StackPlan(List<LayerGroup> recurrent, string module)
+    {
+        var layers = recurrent.Select(g => g.Layer).Distinct().ToList();
+        if (layers.Count == 0)
+            throw new LstmPortException("NothingToStack", ErrorKind.InvalidArgument, "-StackAs was given but the input has no recurrent layers.", module);
+        var plan = new Dictionary<LayerGroup, (string, int, int)>();
+        LayerGroup? previous = null;
+        int previousDirections = 0;
+        for (int depth = 0; depth < layers.Count; depth++)
+        {
+            var halves = recurrent.Where(g => g.Layer == layers[depth]).ToList();
+            var first = halves[0];
+            if (previous is not null)
+            {
+                if (first.LayerType != previous.LayerType)
+                    throw StackError(module, $"{first.Layer} is {first.LayerType} but {previous.Layer} is {previous.LayerType}");
+                if (halves.Count != previousDirections)
+                    throw StackError(module, $"{first.Layer} has {halves.Count} direction(s) but {previous.Layer} has {previousDirections}");
+                if (first.InputSize != previous.Units * previousDirections)
+                    throw StackError(module, $"{first.Layer} takes {first.InputSize} inputs but {previous.Layer} gives {previous.Units * previousDirections}");
+            }
+            if (halves.Count == 2 && halves.Any(g => Text(g, ConfigKeys.MergeMode) is { } m && m != "concat"))
+                throw StackError(module, $"{first.Layer} merges its directions by '{Text(first, ConfigKeys.MergeMode)}'; a PyTorch module concatenates them");
+            foreach (var g in halves) plan[g] = (module, depth, layers.Count);
+            previous = first;
+            previousDirections = halves.Count;
+        }
+        return plan;
+    }
+
+    static string? Text(LayerGroup g, string key) => g.Text(key);
+
+    static LstmPortException StackError(string module, string why) =>
+        new("CannotStack", ErrorKind.InvalidArgument, $"Cannot stack the recurrent layers into one module '{module}': {why}.", module);
+
+    static Tensor PerGate(Tensor t, int gates, Func<Tensor, Tensor> f) =>
+        cat(t.chunk(gates, 1).Select(f).ToList(), 1);
+
+    static void CheckShape(LayerGroup g, LstmTensor t, int[] expected)
+    {
+        if (!t.Shape.SequenceEqual(expected)) throw ShapeError(g, t, $"[{string.Join(",", expected)}]");
+    }
+
+    static LstmPortException ShapeError(LayerGroup g, LstmTensor t, string expected) =>
+        new("ShapeMismatch", ErrorKind.InvalidData,
+            $"{g.DisplayName}: {t.Name} has shape [{string.Join(",", t.Shape)}]; a {g.LayerType} with {g.Units} units expects {expected}.", t.Name);
+}
