@@ -26,6 +26,7 @@ public sealed class PickleWriter
     public PickleWriter BinPersId() => Op('Q');
     public PickleWriter SetItems() => Op('u');
     public PickleWriter EmptyDict() => Op('}');
+    public PickleWriter List() => Op('l');
     public PickleWriter None() => Op('N');
     public PickleWriter Bool(bool b) => Op(b ? 0x88 : 0x89);
 
