@@ -57,4 +57,14 @@ public static class TensorMemory
             left -= n;
         }
     }
+
+    /// <summary>Reverses the bytes of every element in place (big-endian files).</summary>
+    public static unsafe void SwapBytes(torch.Tensor t)
+    {
+        if (!t.is_contiguous()) throw new ArgumentException("tensor must be contiguous");
+        int size = (int)t.element_size();
+        var p = (byte*)THSTensor_data(t.Handle);
+        for (long i = 0, n = t.numel(); i < n; i++, p += size)
+            new Span<byte>(p, size).Reverse();
+    }
 }

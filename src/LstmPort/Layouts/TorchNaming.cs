@@ -64,9 +64,10 @@ public static partial class TorchNaming
                 var module = plain.Groups["module"].Value;
                 bool isWeight = plain.Groups["param"].Value == "weight";
                 var weight = isWeight ? r : raw.FirstOrDefault(o => o.Name == Key(module, "weight", null, Direction.Forward));
-                // A 2-D weight is a Linear layer; an embedding table is told apart only by its name.
+                // A 2-D weight is a Linear layer; an embedding table is told apart only by its own
+                // module name (not a parent's: embedder._projection is a Linear).
                 var type = weight is { Shape.Length: 2 }
-                    ? (module.Contains("embed", StringComparison.OrdinalIgnoreCase) ? LayerType.Embedding : LayerType.Dense)
+                    ? (module[(module.LastIndexOf('.') + 1)..].Contains("embed", StringComparison.OrdinalIgnoreCase) ? LayerType.Embedding : LayerType.Dense)
                     : LayerType.Other;
                 if (type != LayerType.Other)
                 {

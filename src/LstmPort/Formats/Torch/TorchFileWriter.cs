@@ -1,0 +1,79 @@
+using System.IO.Compression;
+using System.Text;
+
+namespace LstmPort.Formats.Torch;
+
+/// <summary>
+/// Writes a PyTorch state_dict the way <c>torch.save</c> does (zip format, archive version 3): an
+/// OrderedDict of <c>_rebuild_tensor_v2</c> calls in <c>archive/data.pkl</c>, one uncompressed record
+/// per tensor in <c>archive/data/&lt;n&gt;</c>, then <c>archive/byteorder</c> and <c>archive/version</c>.
+/// It names only globals that <c>torch.load(weights_only=True)</c> allows. Keys are the tensors' names.
+/// </summary>
+public sealed class TorchFileWriter : IWeightWriter
+{
+    const string Prefix = "archive/";
+
+    public WeightFormat Format => WeightFormat.PyTorch;
+    public IReadOnlyList<string> Extensions { get; } = [".pth", ".pt"];
+
+    static readonly Dictionary<string, string> StorageClass = new()
+    {
+        ["float32"] = "FloatStorage", ["float64"] = "DoubleStorage", ["float16"] = "HalfStorage",
+        ["bfloat16"] = "BFloat16Storage", ["int64"] = "LongStorage", ["int32"] = "IntStorage",
+        ["int16"] = "ShortStorage", ["int8"] = "CharStorage", ["uint8"] = "ByteStorage", ["bool"] = "BoolStorage",
+    };
+
+    public void Check(IReadOnlyList<LstmTensor> tensors, string path)
+    {
+        foreach (var t in tensors)
+            if (!StorageClass.ContainsKey(t.DType))
+                throw new LstmPortException("UnsupportedDType", ErrorKind.NotSupported, $"'{path}': '{t.Name}' has dtype {t.DType}, which LstmPort does not write.", t.Name);
+    }
+
+    public void Write(Stream output, IReadOnlyList<LstmTensor> tensors)
+    {
+        using var zip = new ZipArchive(output, ZipArchiveMode.Create, leaveOpen: true, Encoding.UTF8);
+        Record(zip, "data.pkl", Pickle(tensors));
+        Record(zip, "byteorder", "little"u8.ToArray());
+        for (int i = 0; i < tensors.Count; i++)
+        {
+            var entry = zip.CreateEntry($"{Prefix}data/{i}", CompressionLevel.NoCompression);
+            using var s = entry.Open();
+            SafetensorsWriter.WriteData(s, tensors[i]);
+        }
+        Record(zip, "version", "3\n"u8.ToArray());
+    }
+
+    static void Record(ZipArchive zip, string name, byte[] data)
+    {
+        using var s = zip.CreateEntry(Prefix + name, CompressionLevel.NoCompression).Open();
+        s.Write(data);
+    }
+
+    /// <summary>OrderedDict([(name, _rebuild_tensor_v2(storage, 0, shape, strides, False, OrderedDict())), ...]).</summary>
+    internal static byte[] Pickle(IReadOnlyList<LstmTensor> tensors)
+    {
+        var p = new PickleWriter();
+        p.Global("collections", "OrderedDict").EmptyTuple().Reduce();
+        p.Mark();
+        for (int i = 0; i < tensors.Count; i++)
+        {
+            var t = tensors[i];
+            var shape = t.Shape.Select(d => (long)d).ToArray();
+            var strides = new long[shape.Length];
+            for (int d = shape.Length - 1; d >= 0; d--)
+                strides[d] = d == shape.Length - 1 ? 1 : strides[d + 1] * Math.Max(shape[d + 1], 1);
+
+            p.String(t.Name);
+            p.Global("torch._utils", "_rebuild_tensor_v2");
+            p.Mark();
+            p.Mark().String("storage").Global("torch", StorageClass[t.DType]).String(i.ToString(System.Globalization.CultureInfo.InvariantCulture))
+                .String("cpu").Int(t.ElementCount).Tuple().BinPersId();
+            p.Int(0).IntTuple(shape).IntTuple(strides).Bool(false);
+            p.Global("collections", "OrderedDict").EmptyTuple().Reduce();
+            p.Tuple().Reduce();
+        }
+        p.SetItems();
+        return p.Finish();
+    }
+}

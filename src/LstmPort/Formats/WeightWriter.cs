@@ -1,0 +1,119 @@
+namespace LstmPort.Formats;
+
+/// <summary>One output format. Writers get a fresh stream and the checked tensor list; the registry does the file handling.</summary>
+public interface IWeightWriter
+{
+    WeightFormat Format { get; }
+    /// <summary>File extensions (with the dot, lower case) that select this writer when no format is given.</summary>
+    IReadOnlyList<string> Extensions { get; }
+    /// <summary>Throws an <see cref="LstmPortException"/> for a tensor this format cannot hold (before anything is written).</summary>
+    void Check(IReadOnlyList<LstmTensor> tensors, string path);
+    void Write(Stream output, IReadOnlyList<LstmTensor> tensors);
+}
+
+/// <summary>
+/// Writes weight files: picks the writer by format or extension, refuses empty input, duplicate
+/// names and unwanted overwrites, and writes to a temporary file beside the target that is renamed
+/// over it only when complete, so an error or a cancel never leaves a partial file.
+/// </summary>
+public static class WeightWriter
+{
+    static readonly List<IWeightWriter> Writers = [new SafetensorsWriter(), new Torch.TorchFileWriter()];
+
+    /// <summary>Adds a writer (a format added later plugs in here).</summary>
+    public static void Register(IWeightWriter writer)
+    {
+        lock (Writers) Writers.Add(writer);
+    }
+
+    public static IReadOnlyList<IWeightWriter> All { get { lock (Writers) return [.. Writers]; } }
+
+    public static IWeightWriter Resolve(string path, WeightFormat format)
+    {
+        var all = All;
+        var ext = Path.GetExtension(path).ToLowerInvariant();
+        var writer = format == WeightFormat.Auto
+            ? all.FirstOrDefault(w => w.Extensions.Contains(ext))
+            : all.FirstOrDefault(w => w.Format == format);
+        return writer ?? throw new LstmPortException("UnknownFormat", ErrorKind.InvalidArgument,
+            format == WeightFormat.Auto
+                ? $"'{path}': cannot tell the format from the extension '{ext}'; use one of {string.Join(", ", all.SelectMany(w => w.Extensions))} or -Format."
+                : $"'{path}': LstmPort cannot write {format} files; it writes {string.Join(", ", all.Select(w => w.Format))}.", path);
+    }
+
+    /// <summary>Checks everything that can be checked before writing: returns the writer and the total data size.</summary>
+    public static (IWeightWriter Writer, long Bytes) Prepare(string path, IReadOnlyList<LstmTensor> tensors, WeightFormat format, bool overwrite)
+    {
+        if (tensors.Count == 0)
+            throw new LstmPortException("NoTensors", ErrorKind.InvalidArgument, $"'{path}': there are no tensors to write.", path);
+        var duplicate = tensors.GroupBy(t => t.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+            throw new LstmPortException("DuplicateTensorName", ErrorKind.InvalidArgument,
+                $"'{path}': {duplicate.Count()} tensors are named '{duplicate.Key}'; every tensor in a file needs its own name.", duplicate.Key);
+        var writer = Resolve(path, format);
+        if (Directory.Exists(path))
+            throw new LstmPortException("PathIsDirectory", ErrorKind.InvalidArgument, $"'{path}' is a directory; expected a file name.", path);
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        if (!Directory.Exists(dir))
+            throw new LstmPortException("DirectoryNotFound", ErrorKind.ObjectNotFound, $"'{path}': the folder '{dir}' does not exist.", path);
+        if (!overwrite && File.Exists(path))
+            throw new LstmPortException("FileExists", ErrorKind.ResourceExists, $"'{path}' already exists; use -Force to overwrite it.", path);
+        writer.Check(tensors, path);
+        long bytes = tensors.Sum(t => t.ElementCount * DTypes.Size(DTypes.Parse(t.DType)));
+        return (writer, bytes);
+    }
+
+    /// <param name="progress">Called with (bytes written, total bytes) as the data goes out.</param>
+    public static FileInfo Write(string path, IReadOnlyList<LstmTensor> tensors, WeightFormat format = WeightFormat.Auto,
+        bool overwrite = false, Action<long, long>? progress = null, CancellationToken cancel = default)
+    {
+        var (writer, total) = Prepare(path, tensors, format, overwrite);
+        var full = Path.GetFullPath(path);
+        var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16))
+            using (var counted = new ProgressStream(file, total, progress, cancel))
+            {
+                writer.Write(counted, tensors);
+                counted.Flush();
+                file.Flush(flushToDisk: true);
+            }
+            cancel.ThrowIfCancellationRequested();
+            try { File.Move(temp, full, overwrite); }
+            catch (IOException) when (!overwrite && File.Exists(full))
+            {
+                throw new LstmPortException("FileExists", ErrorKind.ResourceExists, $"'{path}' already exists; use -Force to overwrite it.", path);
+            }
+            return new FileInfo(full);
+        }
+        finally
+        {
+            try { if (File.Exists(temp)) File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    /// <summary>Counts bytes on their way to the file, reports progress and stops between chunks when cancelled.</summary>
+    sealed class ProgressStream(Stream inner, long total, Action<long, long>? progress, CancellationToken cancel) : Stream
+    {
+        long _written;
+        public override bool CanRead => inner.CanRead;
+        public override bool CanSeek => inner.CanSeek;
+        public override bool CanWrite => true;
+        public override long Length => inner.Length;
+        public override long Position { get => inner.Position; set => inner.Position = value; }
+        public override void Flush() => inner.Flush();
+        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+        public override long Seek(long offset, SeekOrigin origin) => inner.Seek(offset, origin);
+        public override void SetLength(long value) => inner.SetLength(value);
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            cancel.ThrowIfCancellationRequested();
+            inner.Write(buffer);
+            _written += buffer.Length;
+            progress?.Invoke(Math.Min(_written, total), total);
+        }
+    }
+}
