@@ -32,11 +32,11 @@ static class Hdf5Data
         if (head.Length < eofAt + offsetSize) throw Truncated(path, "the HDF5 superblock is incomplete");
         ulong eof = offsetSize == 8 ? BinaryPrimitives.ReadUInt64LittleEndian(head[eofAt..]) : BinaryPrimitives.ReadUInt32LittleEndian(head[eofAt..]);
         if (eof != ulong.MaxValue && eof > (ulong)length)
-            throw Truncated(path, $"its HDF5 superblock says the file is {eof} bytes long, but it has {length}");
+            throw Truncated(path, $"its HDF5 superblock says the file is {eof} bytes long, but it has {length}; expected the whole file");
     }
 
     static LstmPortException Truncated(string path, string what) =>
-        new("TruncatedFile", ErrorKind.InvalidData, $"'{path}' is cut short: {what}.", path);
+        new("TruncatedFile", ErrorKind.InvalidData, $"'{path}' is cut short: {what}. Expected a complete HDF5 file.", path);
 
     public static string? StringAttribute(IH5Object o, string name)
     {

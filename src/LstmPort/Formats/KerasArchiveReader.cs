@@ -98,7 +98,7 @@ public sealed class KerasArchiveReader : IWeightReader
         try { return ZipFile.OpenRead(path); }
         catch (InvalidDataException e)
         {
-            throw new LstmPortException("CorruptFile", ErrorKind.InvalidData, $"'{path}' is not a readable .keras archive (zip): {e.Message}", path, e);
+            throw new LstmPortException("CorruptFile", ErrorKind.InvalidData, $"'{path}' is not a readable .keras archive: {e.Message} Expected a zip of metadata.json, config.json and model.weights.h5.", path, e);
         }
     }
 
