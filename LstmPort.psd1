@@ -14,6 +14,7 @@
     CmdletsToExport      = @(
         'Get-LstmWeights'
         'Export-LstmWeights'
+        'Get-LstmLayer'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -1,4 +1,8 @@
 #requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.0' }
+BeforeDiscovery {
+    # -Skip is decided at discovery, before BeforeAll runs: find the shared fixtures here.
+    $fixtureRoot = Join-Path (Split-Path -Parent (Split-Path -Parent $PSScriptRoot)) 'shared/fixtures'
+}
 BeforeAll {
     . (Join-Path $PSScriptRoot 'TestHelpers.ps1')
 }
@@ -66,5 +70,37 @@ Describe 'Get-LstmWeights' {
         $help.Synopsis | Should -Not -BeNullOrEmpty
         @($help.examples.example).Count | Should -BeGreaterOrEqual 2
         $help.parameters.parameter.name | Should -Contain 'LiteralPath'
+    }
+}
+
+Describe 'Get-LstmWeights on Keras files' -Skip:(-not (Test-Path $fixtureRoot)) {
+    It 'presents Keras 1 per-gate arrays as one kernel in IFCO order' {
+        $t = Get-LstmWeights (Join-Path $Fixtures 'dl4j-keras1-simple-lstm/simple_lstm_tf_keras_1_model.h5') -Layer lstm_1
+        $t.Name | Should -Be @('lstm_1_W:0', 'lstm_1_U:0', 'lstm_1_b:0')
+        $t.Role | Should -Be @('Kernel', 'RecurrentKernel', 'Bias')
+        $t[1].Shape | Should -Be @(50, 200)
+        $t[0].GateOrder | Should -Be 'IFCO'
+        $t[0].Config['recurrent_activation'] | Should -Be 'hard_sigmoid'
+    }
+
+    It 'reads both halves of a Bidirectional layer' {
+        $t = Get-LstmWeights (Join-Path $Fixtures 'medaka-keras215-bigru/medaka_model.hdf5') -Layer bidirectional_1
+        $t | Should -HaveCount 6
+        ($t | Where-Object Direction -eq 'Backward') | Should -HaveCount 3
+        $t[2].Shape | Should -Be @(384)
+        $t[0].Config['reset_after'] | Should -BeFalse
+        $t[0].Config['merge_mode'] | Should -Be 'concat'
+    }
+
+    It 'reads a Keras 3 .keras archive' {
+        $t = Get-LstmWeights (Join-Path $Fixtures 'keras3-martinpiz097-lstm-gru/gru_model.keras') -Layer gru
+        $t.Role | Should -Be @('Kernel', 'RecurrentKernel', 'Bias')
+        $t[2].Shape | Should -Be @(2, 384)
+        $t[0].Config['reset_after'] | Should -BeTrue
+    }
+
+    It 'warns once when settings are inferred' {
+        $null = Get-LstmWeights (Join-Path $Fixtures 'dl4j-keras2-simple-lstm/simple_lstm_tf_keras_2_weights.h5') -WarningVariable w -WarningAction SilentlyContinue
+        $w | Should -HaveCount 1
     }
 }

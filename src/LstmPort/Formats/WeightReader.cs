@@ -3,7 +3,7 @@ namespace LstmPort.Formats;
 /// <summary>Opens any supported weight file: checks it exists and picks the reader by content.</summary>
 public static class WeightReader
 {
-    static readonly IWeightReader[] Readers = [new SafetensorsReader(), new Torch.TorchFileReader()];
+    static readonly IWeightReader[] Readers = [new SafetensorsReader(), new Torch.TorchFileReader(), new KerasHdf5Reader(), new KerasArchiveReader()];
 
     public static WeightFile Read(string path, WeightFormat format = WeightFormat.Auto)
     {

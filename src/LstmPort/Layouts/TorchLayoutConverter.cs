@@ -45,7 +45,7 @@ public static class TorchLayoutConverter
                 result.Warnings.Add((g.Layer, $"{g.Layer}: not converted: no PyTorch equivalent is known for this layer, so it is left out."));
                 continue;
             }
-            var reason = TorchPortability.Reason(g);
+            var reason = TorchPortability.Blocker(g.LayerType, g.Layout, g.Config);
             if (reason is not null)
             {
                 if (!options.Force)

@@ -1,0 +1,66 @@
+using System.Management.Automation;
+using LstmPort.Formats;
+
+namespace LstmPort.PowerShell.Commands;
+
+/// <summary>One summary object per layer of a weight file or of LstmTensors from the pipeline.</summary>
+[Cmdlet(VerbsCommon.Get, "LstmLayer", DefaultParameterSetName = PathSet)]
+[OutputType(typeof(LstmLayer))]
+public sealed class GetLstmLayerCommand : LstmPortCmdlet
+{
+    const string InputObjectSet = "InputObject";
+
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, ValueFromPipeline = true)]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    public string[] Path { get; set; } = [];
+
+    [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet, ValueFromPipelineByPropertyName = true)]
+    [Alias("PSPath", "LP", "FullName")]
+    [ValidateNotNullOrEmpty]
+    public string[] LiteralPath { get; set; } = [];
+
+    [Parameter(Mandatory = true, ParameterSetName = InputObjectSet, ValueFromPipeline = true)]
+    public LstmTensor[] InputObject { get; set; } = [];
+
+    [Parameter(ParameterSetName = PathSet)]
+    [Parameter(ParameterSetName = LiteralPathSet)]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    public string[]? Layer { get; set; }
+
+    [Parameter(ParameterSetName = PathSet)]
+    [Parameter(ParameterSetName = LiteralPathSet)]
+    public WeightFormat Format { get; set; } = WeightFormat.Auto;
+
+    readonly List<LstmTensor> _piped = [];
+
+    protected override void ProcessRecord()
+    {
+        if (ParameterSetName == InputObjectSet)
+        {
+            _piped.AddRange(InputObject.Where(t => t is not null));
+            return;
+        }
+        var patterns = Layer?.Select(l => new WildcardPattern(l, WildcardOptions.IgnoreCase)).ToArray();
+        foreach (var file in ResolveFiles(ParameterSetName == LiteralPathSet ? LiteralPath : Path, ParameterSetName == LiteralPathSet))
+        {
+            WeightFile weights;
+            try { weights = WeightReader.Read(file, Format); }
+            catch (LstmPortException e) { WriteError(ToErrorRecord(e)); continue; }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            { WriteError(new ErrorRecord(e, "FileReadError", ErrorCategory.ReadError, file)); continue; }
+
+            foreach (var w in weights.Warnings) WriteWarning($"{file}: {w}");
+            foreach (var layer in LstmLayer.Summarize(weights.Tensors))
+                if (patterns is null || patterns.Any(p => p.IsMatch(layer.Layer)))
+                    WriteObject(layer);
+        }
+    }
+
+    protected override void EndProcessing()
+    {
+        if (ParameterSetName == InputObjectSet)
+            foreach (var layer in LstmLayer.Summarize(_piped)) WriteObject(layer);
+    }
+}
