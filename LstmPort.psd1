@@ -15,6 +15,10 @@
         'Get-LstmWeights'
         'Export-LstmWeights'
         'Get-LstmLayer'
+        'ConvertTo-TorchLayout'
+        'ConvertTo-KerasLayout'
+        'Split-LstmBias'
+        'Merge-LstmBias'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

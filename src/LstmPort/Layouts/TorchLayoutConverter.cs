@@ -3,7 +3,8 @@ using static TorchSharp.torch;
 
 namespace LstmPort.Layouts;
 
-public sealed record TorchConversionOptions(string? StackAs = null, bool AsCell = false, bool Force = false);
+/// <param name="ForgetBias">Overrides the forget_bias of TF1 LSTM cells.</param>
+public sealed record TorchConversionOptions(string? StackAs = null, bool AsCell = false, bool Force = false, double? ForgetBias = null);
 
 /// <summary>What a conversion produced: tensors, layers it refused (with the reason), and what it did per layer.</summary>
 public sealed class ConversionResult
@@ -56,16 +57,19 @@ public static class TorchLayoutConverter
                 result.Warnings.Add((g.Layer, $"{g.DisplayName}: converted with -Force although PyTorch cannot compute it exactly ({reason})."));
             }
             var (module, depth, depths) = stack is not null && stack.TryGetValue(g, out var slot) ? slot : (g.Layer, 0, 1);
-            var bidirectional = groups.Any(o => o.Layer == g.Layer && o.Direction != g.Direction);
-            var name = new TorchNames(module, depth, g.Direction, options.AsCell, Stacked: depths > 1, Bidirectional: bidirectional);
-            if (g.IsRecurrent) ConvertRecurrent(g, name, result);
-            else ConvertPlain(g, name.Module, result);
+            var name = new TorchNames(module, depth, g.Direction, options.AsCell, Stacked: depths > 1);
+            try
+            {
+                if (g.IsRecurrent) ConvertRecurrent(g, name, result);
+                else ConvertPlain(g, name.Module, result);
+            }
+            catch (LstmPortException e) { result.Refused.Add((g.Layer, e.ErrorId, e.Message)); }
         }
         return result;
     }
 
     /// <summary>How a converted layer is named: a module with depth and direction suffixes, or a cell module.</summary>
-    readonly record struct TorchNames(string Module, int Depth, Direction Direction, bool AsCell, bool Stacked, bool Bidirectional)
+    readonly record struct TorchNames(string Module, int Depth, Direction Direction, bool AsCell, bool Stacked)
     {
         public string Layer => AsCell
             ? Module + (Stacked ? $"_l{Depth}" : "") + (Direction == Direction.Backward ? "_reverse" : "")
@@ -92,10 +96,8 @@ public static class TorchLayoutConverter
         Tensor kernel = kernelT.Tensor, recurrent = recurrentT.Tensor;
         if (cudnn)
         {
-            // tf-keras's h5 loader (_convert_rnn_weights): per gate, the input kernel is stored in
-            // cuDNN's column-major order (k.T reshaped in Fortran order) and the recurrent kernel transposed.
-            kernel = PerGate(kernel, gates, k => k.contiguous().view(h, inputSize).t());
-            recurrent = PerGate(recurrent, gates, k => k.t());
+            kernel = CudnnKernels.StandardKernel(kernel, gates, h, inputSize);
+            recurrent = CudnnKernels.StandardRecurrentKernel(recurrent, gates);
             steps.Add("CuDNN kernels to standard layout");
         }
         var weightIh = Gates.Reorder(kernel.t(), 0, from, to).contiguous();
@@ -126,7 +128,8 @@ public static class TorchLayoutConverter
         else throw ShapeError(g, biasT, $"[{gates * h}], [2,{gates * h}] or [{2 * gates * h}]");
 
         var order = Gates.TorchOrder(g.LayerType);
-        var config = new Dictionary<string, object?>(g.Config, StringComparer.OrdinalIgnoreCase) { [ConfigKeys.Cudnn] = null };
+        // The converted weights are plain LSTM/GRU weights, whatever layer they came from.
+        var config = new Dictionary<string, object?>(g.Config, StringComparer.OrdinalIgnoreCase);
         config.Remove(ConfigKeys.Cudnn);
         LstmTensor Out(Tensor t, string param, TensorRole role) => LstmTensor.FromTensor(t, name.Key(param), name.Layer, g.LayerType, role,
             Layout.Torch, g.Direction, name.AsCell ? 0 : name.Depth, order, h, inputSize, config, kernelT.Source);
@@ -199,9 +202,6 @@ public static class TorchLayoutConverter
 
     static LstmPortException StackError(string module, string why) =>
         new("CannotStack", ErrorKind.InvalidArgument, $"Cannot stack the recurrent layers into one module '{module}': {why}.", module);
-
-    static Tensor PerGate(Tensor t, int gates, Func<Tensor, Tensor> f) =>
-        cat(t.chunk(gates, 1).Select(f).ToList(), 1);
 
     static void CheckShape(LayerGroup g, LstmTensor t, int[] expected)
     {

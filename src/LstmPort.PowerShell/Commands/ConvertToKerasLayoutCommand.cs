@@ -1,0 +1,12 @@
+using System.Management.Automation;
+using LstmPort.Layouts;
+
+namespace LstmPort.PowerShell.Commands;
+
+/// <summary>Converts PyTorch-layout (and Keras 1/2/3, CuDNN) tensors to the tf.keras 2.x Keras layout.</summary>
+[Cmdlet(VerbsData.ConvertTo, "KerasLayout")]
+[OutputType(typeof(LstmTensor))]
+public sealed class ConvertToKerasLayoutCommand : TensorPipelineCmdlet
+{
+    protected override ConversionResult Transform(IReadOnlyList<LstmTensor> input) => KerasLayoutConverter.Convert(input);
+}
