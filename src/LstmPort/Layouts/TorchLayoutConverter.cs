@@ -137,7 +137,8 @@ public static class TorchLayoutConverter
         result.Tensors.Add(Out(weightHh, "weight_hh", TensorRole.RecurrentKernel));
         result.Tensors.Add(Out(biasIh, "bias_ih", TensorRole.InputBias));
         result.Tensors.Add(Out(biasHh, "bias_hh", TensorRole.RecurrentBias));
-        result.Log.Add($"{g.DisplayName} → {name.Key("*")}: {string.Join(", ", steps)}");
+        var target = name.AsCell ? name.Layer : $"{name.Module} (l{name.Depth}{(g.Direction == Direction.Backward ? ", reverse" : "")})";
+        result.Log.Add($"{g.DisplayName} → {target}: {string.Join(", ", steps)}");
     }
 
     static void ConvertPlain(LayerGroup g, string module, ConversionResult result)
