@@ -27,7 +27,8 @@ public sealed class ConversionTests(ModuleSession ps) : IClassFixture<ModuleSess
         return Python.Run("conversion_check.py", "compare", specPath);
     }
 
-    static JsonObject Spec(IReadOnlyList<LstmTensor> tensors, string kerasOut, string torchOut, string? stackModule)
+    static JsonObject Spec(IReadOnlyList<LstmTensor> tensors, string kerasOut, string torchOut, string? stackModule,
+        Func<string, (string Module, int Depth)>? torchName = null)
     {
         var layers = new JsonArray();
         JsonObject? dense = null;
@@ -56,7 +57,9 @@ public sealed class ConversionTests(ModuleSession ps) : IClassFixture<ModuleSess
                 ["activation"] = Get(ConfigKeys.Activation), ["recurrent_activation"] = Get(ConfigKeys.RecurrentActivation),
                 ["hard_sigmoid"] = Get(ConfigKeys.HardSigmoid), ["reset_after"] = Get(ConfigKeys.ResetAfter) == "True",
                 ["cudnn"] = Get(ConfigKeys.Cudnn) == "True", ["directions"] = directions,
-                ["torch"] = new JsonObject { ["module"] = stackModule ?? layer.Key, ["depth"] = stackModule is null ? 0 : layers.Count },
+                ["torch"] = torchName is not null
+                    ? new JsonObject { ["module"] = torchName(layer.Key).Module, ["depth"] = torchName(layer.Key).Depth }
+                    : new JsonObject { ["module"] = stackModule ?? layer.Key, ["depth"] = stackModule is null ? 0 : layers.Count },
             });
         }
         var spec = new JsonObject { ["keras_weights"] = kerasOut, ["torch_weights"] = torchOut, ["layers"] = layers, ["seq"] = 9, ["batch"] = 3 };
@@ -212,6 +215,116 @@ public sealed class ConversionTests(ModuleSession ps) : IClassFixture<ModuleSess
         // The [2,3h] rows stay input/recurrent halves.
         var bias = t.Single(x => x.Role == TensorRole.Bias).Tensor;
         Assert.True(torchT[3].Tensor.narrow(0, 4, 4).equal(bias[1].narrow(0, 0, 4)).all().item<bool>());
+    }
+
+    string MakeTorch(string kind, TempDir dir)
+    {
+        var path = dir.File(kind + ".pth");
+        Python.Run("conversion_check.py", "make-torch", kind, path);
+        return path;
+    }
+
+    /// <summary>Keras layer names for a multi-layer PyTorch module M: M, M_1, M_2, ...</summary>
+    static (string, int) TorchDepth(string kerasLayer)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(kerasLayer, @"^(.*)_(\d+)$");
+        return m.Success ? (m.Groups[1].Value, int.Parse(m.Groups[2].Value)) : (kerasLayer, 0);
+    }
+
+    [SkippableTheory]
+    [InlineData("bilstm2", 2)]
+    [InlineData("gru2", 2)]
+    [InlineData("rnn", 1)]
+    public void PyTorch_modules_go_to_Keras_layers_that_compute_the_same(string kind, int kerasLayers)
+    {
+        using var dir = new TempDir();
+        var pth = MakeTorch(kind, dir);
+        var keras = ps.Objects<LstmTensor>("Get-LstmWeights $args[0] | ConvertTo-KerasLayout", pth);
+        Assert.All(keras, t => Assert.Equal(Layout.Keras, t.Layout));
+        var kerasOut = dir.File("keras.safetensors");
+        ps.Objects<object>("$args[0] | Export-LstmWeights $args[1]", keras.ToArray(), kerasOut);
+        var spec = Spec(keras, kerasOut, pth, null, TorchDepth);
+        File.WriteAllText(dir.File("spec.json"), spec.ToJsonString());
+        AllWithin(Python.Run("conversion_check.py", "compare", dir.File("spec.json")), kerasLayers);
+    }
+
+    [SkippableFact]
+    public void PyTorch_LSTM_to_Keras_sums_the_two_biases_and_names_layers_as_tf_keras_does()
+    {
+        using var dir = new TempDir();
+        var pth = MakeTorch("bilstm2", dir);
+        var source = ps.Objects<LstmTensor>("Get-LstmWeights $args[0]", pth);
+        var keras = ps.Objects<LstmTensor>("$args[0] | ConvertTo-KerasLayout", (object)source.ToArray());
+        Assert.Equal(["lstm/forward_lstm/lstm_cell/kernel:0", "lstm/forward_lstm/lstm_cell/recurrent_kernel:0", "lstm/forward_lstm/lstm_cell/bias:0",
+                      "lstm/backward_lstm/lstm_cell/kernel:0", "lstm/backward_lstm/lstm_cell/recurrent_kernel:0", "lstm/backward_lstm/lstm_cell/bias:0",
+                      "lstm_1/forward_lstm/lstm_cell/kernel:0", "lstm_1/forward_lstm/lstm_cell/recurrent_kernel:0", "lstm_1/forward_lstm/lstm_cell/bias:0",
+                      "lstm_1/backward_lstm/lstm_cell/kernel:0", "lstm_1/backward_lstm/lstm_cell/recurrent_kernel:0", "lstm_1/backward_lstm/lstm_cell/bias:0",
+                      "head/kernel:0", "head/bias:0"], keras.Select(t => t.Name));
+        var bias = keras.Single(t => t.Name == "lstm_1/backward_lstm/lstm_cell/bias:0").Tensor;
+        var sum = source.Single(t => t.Name == "lstm.bias_ih_l1_reverse").Tensor + source.Single(t => t.Name == "lstm.bias_hh_l1_reverse").Tensor;
+        Assert.True(bias.allclose(sum, 0, 0));
+        Assert.Equal(Direction.Backward, keras.Single(t => t.Name == "lstm_1/backward_lstm/lstm_cell/bias:0").Direction);
+        Assert.Equal("concat", keras[0].Config[ConfigKeys.MergeMode]);
+    }
+
+    [SkippableTheory]
+    [InlineData("bilstm2", "lstm")]
+    [InlineData("gru2", "gru")]
+    public void PyTorch_to_Keras_and_back_is_bit_identical_up_to_the_bias_split(string kind, string module)
+    {
+        using var dir = new TempDir();
+        var pth = MakeTorch(kind, dir);
+        var source = ps.Objects<LstmTensor>("Get-LstmWeights $args[0]", pth);
+        // The module's depths become Keras layers lstm, lstm_1; -StackAs makes them one module again.
+        var back = ps.Objects<LstmTensor>("$args[0] | ConvertTo-KerasLayout | ConvertTo-TorchLayout -StackAs $args[1]", source.ToArray(), module);
+        Assert.Equal(source.Select(t => t.Name), back.Select(t => t.Name));
+        foreach (var (a, b) in source.Zip(back))
+        {
+            Assert.Equal(a.Shape, b.Shape);
+            if (a.Role is TensorRole.InputBias or TensorRole.RecurrentBias && a.LayerType == LayerType.LSTM) continue;
+            Assert.True(a.Tensor.equal(b.Tensor).all().item<bool>(), $"{a.Name} changed");
+        }
+        // An LSTM's biases come back summed into bias_ih.
+        foreach (var ih in source.Where(t => t.Role == TensorRole.InputBias && t.LayerType == LayerType.LSTM))
+        {
+            var hh = source.Single(t => t.Name == ih.Name.Replace("bias_ih", "bias_hh"));
+            Assert.True(back.Single(t => t.Name == ih.Name).Tensor.allclose(ih.Tensor + hh.Tensor, 0, 0));
+            Assert.Equal(0f, back.Single(t => t.Name == hh.Name).Tensor.abs().sum().item<float>());
+        }
+    }
+
+    [SkippableFact]
+    public void PyTorch_fixtures_go_to_Keras_and_back()
+    {
+        foreach (var file in Directory.GetFiles(Repo.Fixture("allennlp-torch-state-dicts-legacy-and-zip"), "*.th")
+                     .Concat(Directory.GetFiles(Repo.Fixture("chrisprasanna-torch-zip-stacked-lstm"), "*.pt")))
+        {
+            var source = ps.Objects<LstmTensor>("Get-LstmWeights $args[0]", file)
+                .Where(t => t.LayerType is LayerType.LSTM or LayerType.GRU && t.Role != TensorRole.ProjectionKernel).ToList();
+            if (source.Count == 0) continue;
+            var r = ps.Run("$args[0] | ConvertTo-KerasLayout | ConvertTo-TorchLayout", (object)source.ToArray());
+            Assert.True(r.Errors.Count == 0, Path.GetFileName(file) + ": " + string.Join("; ", r.Errors.Select(LstmPort.Host.ScriptRunner.Describe)));
+            // Several modules and cells in one file come back as separate modules, in the same order.
+            var back = r.Output.Select(o => (LstmTensor)o.BaseObject).ToList();
+            Assert.Equal(source.Select(t => (t.Role, t.Direction, string.Join(",", t.Shape))), back.Select(t => (t.Role, t.Direction, string.Join(",", t.Shape))));
+            foreach (var (t, b) in source.Zip(back).Where(p => p.First.Role is TensorRole.Kernel or TensorRole.RecurrentKernel || p.First.LayerType == LayerType.GRU))
+                Assert.True(b.Tensor.equal(t.Tensor).all().item<bool>(), $"{Path.GetFileName(file)}: {t.Name} changed");
+        }
+    }
+
+    [SkippableFact]
+    public void CuDNN_to_Keras_gives_plain_LSTM_weights_that_compute_what_the_PyTorch_conversion_computes()
+    {
+        var file = Repo.Fixture("textgenrnn-cudnnlstm-weights", "textgenrnn_weights_keras215_cudnn.hdf5");
+        using var dir = new TempDir();
+        var keras = ps.Objects<LstmTensor>("Get-LstmWeights $args[0] -Layer rnn_* | ConvertTo-KerasLayout", file);
+        Assert.All(keras, t => Assert.False(t.Config.ContainsKey(ConfigKeys.Cudnn)));
+        Assert.Equal([512], keras.Single(t => t.Name == "rnn_1/lstm_cell/bias:0").Shape);
+        string kerasOut = dir.File("k.safetensors"), torchOut = dir.File("t.pth");
+        ps.Objects<object>("$args[0] | Export-LstmWeights $args[1]; Get-LstmWeights $args[2] -Layer rnn_* | ConvertTo-TorchLayout | Export-LstmWeights $args[3]",
+            keras.ToArray(), kerasOut, file, torchOut);
+        File.WriteAllText(dir.File("spec.json"), Spec(keras, kerasOut, torchOut, null).ToJsonString());
+        AllWithin(Python.Run("conversion_check.py", "compare", dir.File("spec.json")), 2);
     }
 
     /// <summary>Keras-layout tensors for one layer, with seeded values.</summary>

@@ -31,17 +31,34 @@ public static class BiasTools
         });
     }
 
-    /// <summary>Everything into bias_ih, zeros in bias_hh; a GRU only when its recurrent new-gate bias is zero.</summary>
-    public static ConversionResult Merge(IEnumerable<LstmTensor> input) => Rewrite(input, (g, bih, bhh, result) =>
+    /// <summary>
+    /// Everything into bias_ih, zeros in bias_hh; a CuDNN [8h]/[6h] bias becomes one [4h]/[3h] bias.
+    /// A GRU only when its recurrent new-gate bias is zero.
+    /// </summary>
+    public static ConversionResult Merge(IEnumerable<LstmTensor> input) => Rewrite(input,
+        (g, bih, bhh, result) =>
+        {
+            CheckGruNewGate(g, bih, bhh);
+            result.Log.Add($"{g.DisplayName}: bias_ih = bias_ih + bias_hh, bias_hh = 0");
+            return (bih + bhh, zeros_like(bhh));
+        },
+        (g, bias, result) =>
+        {
+            var halves = bias.reshape(2, -1);
+            CheckGruNewGate(g, halves[0], halves[1]);
+            result.Log.Add($"{g.DisplayName}: CuDNN bias halves summed ([{bias.shape[0]}] → [{halves.shape[1]}])");
+            return halves[0] + halves[1];
+        });
+
+    static void CheckGruNewGate(LayerGroup g, Tensor bih, Tensor bhh)
     {
-        var (movable, _, fixedHh) = Parts(g, bih, bhh);
+        var (_, _, fixedHh) = Parts(g, bih, bhh);
         if (fixedHh is not null && fixedHh.abs().max().item<float>() != 0)
             throw new LstmPortException("CannotMergeGruBias", ErrorKind.InvalidData,
                 $"{g.DisplayName}: the GRU's recurrent new-gate bias (b_hn) is not zero; it sits inside r*(W_hn h + b_hn) and cannot be merged into bias_ih exactly.", g.Layer);
-        result.Log.Add($"{g.DisplayName}: bias_ih = bias_ih + bias_hh, bias_hh = 0");
-        return (bih + bhh, zeros_like(bhh));
-    });
+    }
 
+    // In both r,z,n (PyTorch) and z,r,h (Keras, CuDNN) order the new gate is the last third.
     static (long Movable, Tensor? FixedIh, Tensor? FixedHh) Parts(LayerGroup g, Tensor bih, Tensor bhh)
     {
         if (g.LayerType != LayerType.GRU) return (bih.shape[0], null, null);
@@ -51,14 +68,35 @@ public static class BiasTools
 
     delegate (Tensor Ih, Tensor Hh) Rewriter(LayerGroup g, Tensor bih, Tensor bhh, ConversionResult result);
 
-    /// <summary>Applies a rewrite to the paired biases of each PyTorch-layout recurrent layer; every other tensor passes through.</summary>
-    static ConversionResult Rewrite(IEnumerable<LstmTensor> input, Rewriter rewrite)
+    delegate Tensor CudnnRewriter(LayerGroup g, Tensor bias, ConversionResult result);
+
+    /// <summary>
+    /// Applies a rewrite to the paired biases of each PyTorch-layout recurrent layer (and, when given,
+    /// to the two-halves bias of each Keras CuDNN layer); every other tensor passes through.
+    /// </summary>
+    static ConversionResult Rewrite(IEnumerable<LstmTensor> input, Rewriter rewrite, CudnnRewriter? cudnn = null)
     {
         var result = new ConversionResult();
         foreach (var g in LayerGroup.From(input))
         {
             var ih = g.Find(TensorRole.InputBias);
             var hh = g.Find(TensorRole.RecurrentBias);
+            var single = g.Find(TensorRole.Bias);
+            if (cudnn is not null && g.IsRecurrent && g.Flag(ConfigKeys.Cudnn) && single is not null
+                && single.ElementCount == 2L * Gates.Count(g.LayerType) * g.Units)
+            {
+                try
+                {
+                    var merged = cudnn(g, single.Tensor, result);
+                    result.Tensors.AddRange(g.Tensors.Select(t => t == single ? Replace(t, merged) : t));
+                }
+                catch (LstmPortException e)
+                {
+                    result.Refused.Add((g.Layer, e.ErrorId, e.Message));
+                    result.Tensors.AddRange(g.Tensors);
+                }
+                continue;
+            }
             if (!g.IsRecurrent || ih is null || hh is null)
             {
                 result.Tensors.AddRange(g.Tensors);

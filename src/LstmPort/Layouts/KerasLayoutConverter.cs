@@ -146,12 +146,14 @@ public static class KerasLayoutConverter
         {
             kernel = CudnnKernels.StandardKernel(kernel, gates, h, inputSize);
             recurrent = CudnnKernels.StandardRecurrentKernel(recurrent, gates);
-            if (bias is not null)
+            if (bias is not null && bias.numel() == 2L * gates * h) // not yet merged by Merge-LstmBias
             {
                 var halves = bias.reshape(2, gates * h);
                 // An LSTM's two biases only ever appear summed; a GRU keeps both as reset_after=True does.
                 bias = g.LayerType == LayerType.LSTM ? halves[0] + halves[1] : halves.contiguous();
             }
+            else if (bias is not null && g.LayerType == LayerType.GRU) // merged already: the recurrent half is zero
+                bias = stack([bias, zeros_like(bias)]).contiguous();
             config.Remove(ConfigKeys.Cudnn);
             config[ConfigKeys.Activation] = "tanh";
             config[ConfigKeys.RecurrentActivation] = "sigmoid";

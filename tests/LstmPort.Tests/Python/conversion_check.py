@@ -55,7 +55,7 @@ def keras_layer(x, layer, w):
     B = w.get("bias")
     if layer.get("cudnn"):
         K, R = cudnn_to_standard(K, R, gates)
-        if B is not None:
+        if B is not None and B.size == 2 * gates * h:
             B = B.reshape(2, -1)
             if kind == "LSTM":
                 B = B[0] + B[1]
@@ -203,8 +203,29 @@ def make(kind, path):
                 g.create_dataset(n, data=v)
 
 
+def make_torch(kind, path):
+    """A PyTorch state_dict saved by real torch.save."""
+    torch.manual_seed(5)
+    if kind == "bilstm2":
+        modules = {"lstm": torch.nn.LSTM(5, 4, num_layers=2, bidirectional=True), "head": torch.nn.Linear(8, 3)}
+    elif kind == "gru2":
+        modules = {"gru": torch.nn.GRU(4, 5, num_layers=2, bidirectional=True)}
+    elif kind == "rnn":
+        modules = {"rnn": torch.nn.RNN(3, 6)}
+    else:
+        raise SystemExit("unknown kind " + kind)
+    sd = {}
+    for name, m in modules.items():
+        for k, v in m.state_dict().items():
+            sd[f"{name}.{k}"] = v * 2 if "bias" in k else v   # non-trivial biases on both sides
+    torch.save(sd, path)
+
+
 if sys.argv[1] == "make":
     make(sys.argv[2], sys.argv[3])
+    print("{}")
+elif sys.argv[1] == "make-torch":
+    make_torch(sys.argv[2], sys.argv[3])
     print("{}")
 else:
     compare(json.load(open(sys.argv[2])))
