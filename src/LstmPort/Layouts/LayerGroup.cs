@@ -1,0 +1,90 @@
+namespace LstmPort.Layouts;
+
+/// <summary>
+/// The tensors of one layer, depth and direction (what one cell computes), grouped from
+/// <see cref="LstmTensor"/> metadata. A bidirectional layer gives two groups, a PyTorch module
+/// with <c>num_layers=2</c> gives one group per depth. Layer-wide settings (type, layout, sizes,
+/// config) are taken from the group's first tensor.
+/// </summary>
+public sealed class LayerGroup
+{
+    LayerGroup(string layer, int stackIndex, Direction direction, IReadOnlyList<LstmTensor> tensors)
+    {
+        Layer = layer;
+        StackIndex = stackIndex;
+        Direction = direction;
+        Tensors = tensors;
+        var first = tensors[0];
+        LayerType = first.LayerType;
+        Layout = first.Layout;
+        Units = tensors.Select(t => t.Units).FirstOrDefault(u => u > 0);
+        InputSize = tensors.Select(t => t.InputSize).FirstOrDefault(u => u > 0);
+        Config = first.Config;
+    }
+
+    public string Layer { get; }
+    public int StackIndex { get; }
+    public Direction Direction { get; }
+    public LayerType LayerType { get; }
+    public Layout Layout { get; }
+    public int Units { get; }
+    public int InputSize { get; }
+    public IReadOnlyDictionary<string, object?> Config { get; }
+    public IReadOnlyList<LstmTensor> Tensors { get; }
+
+    /// <summary>True when the layer's tensors are read as one recurrent cell (LSTM, GRU, SimpleRNN).</summary>
+    public bool IsRecurrent => LayerType is LayerType.LSTM or LayerType.GRU or LayerType.SimpleRNN;
+
+    /// <summary>The tensors with this role, in their original order.</summary>
+    public IReadOnlyList<LstmTensor> All(TensorRole role) => Tensors.Where(t => t.Role == role).ToList();
+
+    /// <summary>The one tensor with this role, or null; two of the same role is an error.</summary>
+    public LstmTensor? Find(TensorRole role)
+    {
+        var found = All(role);
+        return found.Count switch
+        {
+            0 => null,
+            1 => found[0],
+            _ => throw new LstmPortException("DuplicateTensor", ErrorKind.InvalidData,
+                $"{Describe()}: {found.Count} tensors have role {role} ({string.Join(", ", found.Select(t => t.Name))}); expected one.", this),
+        };
+    }
+
+    /// <summary>The one tensor with this role; a missing one is <c>MissingTensor</c>.</summary>
+    public LstmTensor Require(TensorRole role) => Find(role)
+        ?? throw new LstmPortException("MissingTensor", ErrorKind.InvalidData,
+            $"{Describe()}: no {role} tensor among {string.Join(", ", Tensors.Select(t => t.Name))}.", this);
+
+    /// <summary>"lstm (depth 1, backward)" style text for messages.</summary>
+    public string Describe()
+    {
+        var parts = new List<string>();
+        if (StackIndex > 0) parts.Add($"depth {StackIndex}");
+        if (Direction == Direction.Backward) parts.Add("backward");
+        return parts.Count == 0 ? $"{Layer}" : $"{Layer} ({string.Join(", ", parts)})";
+    }
+
+    public override string ToString() => $"{Describe()} {LayerType} {Layout}";
+
+    /// <summary>
+    /// Groups tensors by (Layer, StackIndex, Direction) in the order groups first appear, which
+    /// is layer order for every reader. Tensors keep their order within a group.
+    /// </summary>
+    public static IReadOnlyList<LayerGroup> Group(IEnumerable<LstmTensor> tensors)
+    {
+        var order = new List<(string, int, Direction)>();
+        var members = new Dictionary<(string, int, Direction), List<LstmTensor>>();
+        foreach (var t in tensors)
+        {
+            var key = (t.Layer, t.StackIndex, t.Direction);
+            if (!members.TryGetValue(key, out var list))
+            {
+                members[key] = list = [];
+                order.Add(key);
+            }
+            list.Add(t);
+        }
+        return order.Select(k => new LayerGroup(k.Item1, k.Item2, k.Item3, members[k])).ToList();
+    }
+}
