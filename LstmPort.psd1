@@ -13,6 +13,7 @@
     FormatsToProcess     = @('LstmPort.Format.ps1xml')
     CmdletsToExport      = @(
         'Get-LstmWeights'
+        'Test-LstmEquivalence'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

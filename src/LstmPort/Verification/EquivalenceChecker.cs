@@ -205,7 +205,7 @@ public static class EquivalenceChecker
                 if (kb is null) return (w, null);
                 var b = F32(kb);
                 long n = w.shape[1];
-                if (b.dim() == 2 && b.shape[1] == n) b = b.sum(0);
+                if (b.dim() == 2 && b.shape[1] == n) b = b.sum(0L); // 0L: a literal 0 would bind to sum(ScalarType)
                 else if (b.dim() == 1 && b.shape[0] == 2 * n) b = b[..(int)n] + b[(int)n..];
                 return (w, b.shape.SequenceEqual(new[] { n }) ? b : null);
             case (Layout.TensorFlow, _):
@@ -223,7 +223,7 @@ public static class EquivalenceChecker
     static double InputScale(LayerGroup g)
     {
         if (InputProjection(g, Sizes(g).In) is not var (w, _)) return 1.0;
-        double largest = w.pow(2).sum(0).sqrt().max().item<float>();
+        double largest = w.pow(2).sum(0L).sqrt().max().item<float>();
         return largest > 1 ? 1 / largest : 1.0;
     }
 
