@@ -19,6 +19,7 @@
         'ConvertTo-KerasLayout'
         'Split-LstmBias'
         'Merge-LstmBias'
+        'Test-LstmEquivalence'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -26,3 +26,21 @@ function New-TestSafetensors {
     } finally { $file.Dispose() }
     Get-Item $Path
 }
+
+function New-TestTorchLstm {
+    # A PyTorch-layout 2-layer LSTM state_dict (input 3, hidden 4) with a Linear head, as safetensors.
+    param([string] $Path, [string] $Module = 'lstm')
+    $rng = [System.Random]::new(17)
+    $values = { param($n) , [float[]](1..$n | ForEach-Object { $rng.NextDouble() - 0.5 }) }
+    $tensors = [ordered]@{}
+    foreach ($k in 0, 1) {
+        $in = if ($k -eq 0) { 3 } else { 4 }
+        $tensors["$Module.weight_ih_l$k"] = @(@(16, $in), (& $values (16 * $in)))
+        $tensors["$Module.weight_hh_l$k"] = @(@(16, 4), (& $values 64))
+        $tensors["$Module.bias_ih_l$k"] = @(@(16), (& $values 16))
+        $tensors["$Module.bias_hh_l$k"] = @(@(16), (& $values 16))
+    }
+    $tensors['head.weight'] = @(@(2, 4), (& $values 8))
+    $tensors['head.bias'] = @(@(2), (& $values 2))
+    New-TestSafetensors $Path $tensors
+}

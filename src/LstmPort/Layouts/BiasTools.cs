@@ -26,7 +26,7 @@ public static class BiasTools
                 newIh = cat([newIh.narrow(0, 0, movable), fixedIh]);
                 newHh = cat([newHh.narrow(0, 0, movable), fixedHh!]);
             }
-            result.Log.Add($"{g.DisplayName}: bias split {ratio:0.###}/{1 - ratio:0.###} between bias_ih and bias_hh{(fixedIh is null ? "" : " (GRU new-gate parts unchanged)")}");
+            result.Log.Add($"{g.Describe()}: bias split {ratio:0.###}/{1 - ratio:0.###} between bias_ih and bias_hh{(fixedIh is null ? "" : " (GRU new-gate parts unchanged)")}");
             return (newIh, newHh);
         });
     }
@@ -39,14 +39,14 @@ public static class BiasTools
         (g, bih, bhh, result) =>
         {
             CheckGruNewGate(g, bih, bhh);
-            result.Log.Add($"{g.DisplayName}: bias_ih = bias_ih + bias_hh, bias_hh = 0");
+            result.Log.Add($"{g.Describe()}: bias_ih = bias_ih + bias_hh, bias_hh = 0");
             return (bih + bhh, zeros_like(bhh));
         },
         (g, bias, result) =>
         {
             var halves = bias.reshape(2, -1);
             CheckGruNewGate(g, halves[0], halves[1]);
-            result.Log.Add($"{g.DisplayName}: CuDNN bias halves summed ([{bias.shape[0]}] → [{halves.shape[1]}])");
+            result.Log.Add($"{g.Describe()}: CuDNN bias halves summed ([{bias.shape[0]}] → [{halves.shape[1]}])");
             return halves[0] + halves[1];
         });
 
@@ -55,7 +55,7 @@ public static class BiasTools
         var (_, _, fixedHh) = Parts(g, bih, bhh);
         if (fixedHh is not null && fixedHh.abs().max().item<float>() != 0)
             throw new LstmPortException("CannotMergeGruBias", ErrorKind.InvalidData,
-                $"{g.DisplayName}: the GRU's recurrent new-gate bias (b_hn) is not zero; it sits inside r*(W_hn h + b_hn) and cannot be merged into bias_ih exactly.", g.Layer);
+                $"{g.Describe()}: the GRU's recurrent new-gate bias (b_hn) is not zero; it sits inside r*(W_hn h + b_hn) and cannot be merged into bias_ih exactly.", g.Layer);
     }
 
     // In both r,z,n (PyTorch) and z,r,h (Keras, CuDNN) order the new gate is the last third.
@@ -77,7 +77,7 @@ public static class BiasTools
     static ConversionResult Rewrite(IEnumerable<LstmTensor> input, Rewriter rewrite, CudnnRewriter? cudnn = null)
     {
         var result = new ConversionResult();
-        foreach (var g in LayerGroup.From(input))
+        foreach (var g in LayerGroup.Group(input))
         {
             var ih = g.Find(TensorRole.InputBias);
             var hh = g.Find(TensorRole.RecurrentBias);
@@ -107,7 +107,7 @@ public static class BiasTools
             {
                 if (!ih.Shape.SequenceEqual(hh.Shape))
                     throw new LstmPortException("ShapeMismatch", ErrorKind.InvalidData,
-                        $"{g.DisplayName}: bias_ih [{string.Join(",", ih.Shape)}] and bias_hh [{string.Join(",", hh.Shape)}] differ.", g.Layer);
+                        $"{g.Describe()}: bias_ih [{string.Join(",", ih.Shape)}] and bias_hh [{string.Join(",", hh.Shape)}] differ.", g.Layer);
                 biases = rewrite(g, ih.Tensor, hh.Tensor, result);
             }
             catch (LstmPortException e)

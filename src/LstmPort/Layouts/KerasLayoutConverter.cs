@@ -16,7 +16,7 @@ public static class KerasLayoutConverter
     public static ConversionResult Convert(IEnumerable<LstmTensor> input)
     {
         var result = new ConversionResult();
-        var groups = LayerGroup.From(input);
+        var groups = LayerGroup.Group(input);
         foreach (var g in groups)
         {
             try
@@ -26,7 +26,7 @@ public static class KerasLayoutConverter
                     case Layout.Torch: FromTorch(g, groups, result); break;
                     case Layout.Keras: FromKeras(g, groups, result); break;
                     default:
-                        result.Refused.Add((g.Layer, "LayoutNotSupported", $"{g.DisplayName}: converting {g.Layout} layout to Keras is not supported yet"));
+                        result.Refused.Add((g.Layer, "LayoutNotSupported", $"{g.Describe()}: converting {g.Layout} layout to Keras is not supported yet"));
                         break;
                 }
             }
@@ -44,7 +44,7 @@ public static class KerasLayoutConverter
         }
         if (g.Find(TensorRole.ProjectionKernel) is not null)
             throw new LstmPortException("NotKerasPortable", ErrorKind.NotSupported,
-                $"{g.DisplayName}: an LSTM with proj_size (weight_hr) has no Keras equivalent.", g.Layer);
+                $"{g.Describe()}: an LSTM with proj_size (weight_hr) has no Keras equivalent.", g.Layer);
         int gates = Gates.Count(g.LayerType), h = g.Units;
         var weightIh = g.Require(TensorRole.Kernel);
         var weightHh = g.Require(TensorRole.RecurrentKernel);
@@ -91,7 +91,7 @@ public static class KerasLayoutConverter
         if (g.StackIndex < depths - 1) config[ConfigKeys.ReturnSequences] = true; // it feeds the next depth
 
         Emit(result, g, layer, bidirectional, kernel, recurrent, bias, inputSize, config, weightIh.Source);
-        result.Log.Add($"{g.DisplayName} → {layer}{(bidirectional ? $" ({g.Direction.ToString().ToLowerInvariant()})" : "")}: transposed, gates {from}→{to}, {biasNote}");
+        result.Log.Add($"{g.Describe()} → {layer}{(bidirectional ? $" ({g.Direction.ToString().ToLowerInvariant()})" : "")}: transposed, gates {from}→{to}, {biasNote}");
     }
 
     static void FromTorchPlain(LayerGroup g, ConversionResult result)
@@ -101,7 +101,7 @@ public static class KerasLayoutConverter
             var e = g.Require(TensorRole.Embeddings);
             result.Tensors.Add(LstmTensor.FromTensor(e.Tensor, $"{g.Layer}/embeddings:0", g.Layer, LayerType.Embedding, TensorRole.Embeddings,
                 Layout.Keras, units: e.Shape[1], inputSize: e.Shape[0], config: g.Config, source: e.Source));
-            result.Log.Add($"{g.DisplayName} → {g.Layer}: embeddings unchanged");
+            result.Log.Add($"{g.Describe()} → {g.Layer}: embeddings unchanged");
             return;
         }
         if (g.LayerType != LayerType.Dense)
@@ -115,7 +115,7 @@ public static class KerasLayoutConverter
         if (g.Find(TensorRole.Bias) is { } bias)
             result.Tensors.Add(LstmTensor.FromTensor(bias.Tensor, $"{g.Layer}/bias:0", g.Layer, LayerType.Dense, TensorRole.Bias,
                 Layout.Keras, units: weight.Shape[0], inputSize: weight.Shape[1], config: g.Config, source: bias.Source));
-        result.Log.Add($"{g.DisplayName} → {g.Layer}: Linear weight transposed to Dense kernel");
+        result.Log.Add($"{g.Describe()} → {g.Layer}: Linear weight transposed to Dense kernel");
     }
 
     static void FromKeras(LayerGroup g, IReadOnlyList<LayerGroup> all, ConversionResult result)
@@ -129,7 +129,7 @@ public static class KerasLayoutConverter
                 result.Tensors.Add(LstmTensor.FromTensor(t.Tensor, $"{g.Layer}/{suffix}:0", g.Layer, t.LayerType, t.Role, Layout.Keras,
                     t.Direction, 0, t.GateOrder, t.Units, t.InputSize, t.Config, t.Source));
             }
-            result.Log.Add($"{g.DisplayName}: renamed to tf.keras 2.x names");
+            result.Log.Add($"{g.Describe()}: renamed to tf.keras 2.x names");
             return;
         }
         int gates = Gates.Count(g.LayerType), h = g.Units;
@@ -161,7 +161,7 @@ public static class KerasLayoutConverter
             note = $"CuDNN{g.LayerType} weights to plain {g.LayerType} (kernels per gate to the standard layout{(g.LayerType == LayerType.LSTM ? ", bias halves summed" : ", bias [6h] → [2,3h]")})";
         }
         Emit(result, g, g.Layer, bidirectional, kernel, recurrent, bias, inputSize, config, kernelT.Source);
-        result.Log.Add($"{g.DisplayName}: {note}");
+        result.Log.Add($"{g.Describe()}: {note}");
     }
 
     /// <summary>Writes one Keras recurrent layer (or one half of a Bidirectional) with tf.keras 2.x names.</summary>
@@ -186,6 +186,6 @@ public static class KerasLayoutConverter
     {
         if (!t.Shape.SequenceEqual(shape))
             throw new LstmPortException("ShapeMismatch", ErrorKind.InvalidData,
-                $"{g.DisplayName}: {t.Name} has shape [{string.Join(",", t.Shape)}]; a {g.LayerType} with {g.Units} units expects [{string.Join(",", shape)}].", t.Name);
+                $"{g.Describe()}: {t.Name} has shape [{string.Join(",", t.Shape)}]; a {g.LayerType} with {g.Units} units expects [{string.Join(",", shape)}].", t.Name);
     }
 }

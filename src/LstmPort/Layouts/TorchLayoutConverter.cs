@@ -26,7 +26,7 @@ public static class TorchLayoutConverter
     public static ConversionResult Convert(IEnumerable<LstmTensor> input, TorchConversionOptions options)
     {
         var result = new ConversionResult();
-        var groups = LayerGroup.From(input);
+        var groups = LayerGroup.Group(input);
         var stack = options.StackAs is null ? null : StackPlan(groups.Where(g => g.IsRecurrent).ToList(), options.StackAs);
 
         foreach (var g in groups)
@@ -38,7 +38,7 @@ public static class TorchLayoutConverter
             }
             if (g.Layout != Layout.Keras)
             {
-                result.Refused.Add((g.Layer, "LayoutNotSupported", $"{g.DisplayName}: converting {g.Layout} layout to PyTorch is not supported yet"));
+                result.Refused.Add((g.Layer, "LayoutNotSupported", $"{g.Describe()}: converting {g.Layout} layout to PyTorch is not supported yet"));
                 continue;
             }
             if (g.LayerType == LayerType.Other)
@@ -51,10 +51,10 @@ public static class TorchLayoutConverter
             {
                 if (!options.Force)
                 {
-                    result.Refused.Add((g.Layer, "NotTorchPortable", $"{g.DisplayName}: no exact PyTorch equivalent ({reason}); use -Force to convert anyway"));
+                    result.Refused.Add((g.Layer, "NotTorchPortable", $"{g.Describe()}: no exact PyTorch equivalent ({reason}); use -Force to convert anyway"));
                     continue;
                 }
-                result.Warnings.Add((g.Layer, $"{g.DisplayName}: converted with -Force although PyTorch cannot compute it exactly ({reason})."));
+                result.Warnings.Add((g.Layer, $"{g.Describe()}: converted with -Force although PyTorch cannot compute it exactly ({reason})."));
             }
             var (module, depth, depths) = stack is not null && stack.TryGetValue(g, out var slot) ? slot : (g.Layer, 0, 1);
             var name = new TorchNames(module, depth, g.Direction, options.AsCell, Stacked: depths > 1);
@@ -138,7 +138,7 @@ public static class TorchLayoutConverter
         result.Tensors.Add(Out(biasIh, "bias_ih", TensorRole.InputBias));
         result.Tensors.Add(Out(biasHh, "bias_hh", TensorRole.RecurrentBias));
         var target = name.AsCell ? name.Layer : $"{name.Module} (l{name.Depth}{(g.Direction == Direction.Backward ? ", reverse" : "")})";
-        result.Log.Add($"{g.DisplayName} → {target}: {string.Join(", ", steps)}");
+        result.Log.Add($"{g.Describe()} → {target}: {string.Join(", ", steps)}");
     }
 
     static void ConvertPlain(LayerGroup g, string module, ConversionResult result)
@@ -148,7 +148,7 @@ public static class TorchLayoutConverter
             var e = g.Require(TensorRole.Embeddings);
             result.Tensors.Add(LstmTensor.FromTensor(e.Tensor, $"{module}.weight", module, LayerType.Embedding, TensorRole.Embeddings,
                 Layout.Torch, units: e.Shape[1], inputSize: e.Shape[0], config: g.Config, source: e.Source));
-            result.Log.Add($"{g.DisplayName} → {module}.weight: embeddings unchanged");
+            result.Log.Add($"{g.Describe()} → {module}.weight: embeddings unchanged");
             return;
         }
         var kernel = g.Require(TensorRole.Kernel);
@@ -162,7 +162,7 @@ public static class TorchLayoutConverter
             result.Tensors.Add(LstmTensor.FromTensor(bias.Tensor, $"{module}.bias", module, LayerType.Dense, TensorRole.Bias,
                 Layout.Torch, units: units, inputSize: inputSize, config: g.Config, source: bias.Source));
         }
-        result.Log.Add($"{g.DisplayName} → {module}.weight: kernel transposed to Linear weight");
+        result.Log.Add($"{g.Describe()} → {module}.weight: kernel transposed to Linear weight");
     }
 
     /// <summary>
@@ -211,5 +211,5 @@ public static class TorchLayoutConverter
 
     static LstmPortException ShapeError(LayerGroup g, LstmTensor t, string expected) =>
         new("ShapeMismatch", ErrorKind.InvalidData,
-            $"{g.DisplayName}: {t.Name} has shape [{string.Join(",", t.Shape)}]; a {g.LayerType} with {g.Units} units expects {expected}.", t.Name);
+            $"{g.Describe()}: {t.Name} has shape [{string.Join(",", t.Shape)}]; a {g.LayerType} with {g.Units} units expects {expected}.", t.Name);
 }

@@ -1,0 +1,76 @@
+using System.Globalization;
+using System.Text.Json;
+using LstmPort.Layouts;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LstmPort.Verification;
+
+/// <summary>Reads a layer's <see cref="ConfigKeys"/> values (bool, number or string, however a reader boxed them) and its activations.</summary>
+internal static class LayerSettings
+{
+    public static string? String(LayerGroup g, string key) => g.Text(key);
+
+    public static bool? Bool(LayerGroup g, string key) => g.Bool(key);
+
+    public static double? Double(LayerGroup g, string key)
+    {
+        if (!g.Config.TryGetValue(key, out var v) || v is null) return null;
+        return v switch
+        {
+            JsonElement { ValueKind: JsonValueKind.Number } j => j.GetDouble(),
+            string s when double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) => d,
+            IConvertible c and not string => c.ToDouble(CultureInfo.InvariantCulture),
+            _ => throw Bad(g, key, v),
+        };
+    }
+
+    static LstmPortException Bad(LayerGroup g, string key, object v) => new("InvalidConfigValue", ErrorKind.InvalidData,
+        $"{g.Describe()}: config '{key}' has value '{v}' of type {v.GetType().Name}, which is not usable here.", g);
+
+    /// <summary>
+    /// The named Keras activation. hard_sigmoid depends on the Keras version: clip(0.2x+0.5) in
+    /// Keras 1/2 and tf.keras, clip(x/6+0.5) in Keras 3; Config says which ("keras2"/"keras3"),
+    /// else keras_version decides, else Keras 2's.
+    /// </summary>
+    public static Func<Tensor, Tensor> Activation(LayerGroup g, string key, string fallback)
+    {
+        var name = (String(g, key) ?? fallback).Trim().ToLowerInvariant();
+        switch (name)
+        {
+            case "tanh": return torch.tanh;
+            case "sigmoid": return torch.sigmoid;
+            case "relu": return x => torch.nn.functional.relu(x);
+            case "linear" or "none" or "": return x => x;
+            case "softsign": return x => x / (x.abs() + 1);
+            case "hard_sigmoid":
+                var variant = String(g, ConfigKeys.HardSigmoid)?.ToLowerInvariant()
+                    ?? (String(g, ConfigKeys.KerasVersion) is string v && v.StartsWith('3') ? "keras3" : "keras2");
+                return variant switch
+                {
+                    "keras3" => x => (x / 6.0 + 0.5).clamp(0.0, 1.0),
+                    "keras2" or "keras1" => x => (x * 0.2 + 0.5).clamp(0.0, 1.0),
+                    _ => throw new LstmPortException("UnsupportedActivation", ErrorKind.NotSupported,
+                        $"{g.Describe()}: hard_sigmoid variant '{variant}' is unknown; expected 'keras2' or 'keras3'.", g),
+                };
+            default:
+                throw new LstmPortException("UnsupportedActivation", ErrorKind.NotSupported,
+                    $"{g.Describe()}: activation '{name}' ({key}) is not one the check implements (tanh, sigmoid, relu, linear, softsign, hard_sigmoid).", g);
+        }
+    }
+
+    /// <summary>The tensor's data as float32, as a new tensor object that a dispose scope may free without touching the LstmTensor's own.</summary>
+    public static Tensor F32(LstmTensor t) => t.Tensor.detach().to_type(ScalarType.Float32);
+
+    public static LstmPortException ShapeError(LayerGroup g, LstmTensor t, string expected) => new("ShapeMismatch", ErrorKind.InvalidData,
+        $"{g.Describe()}: {t.Name} ({t.Role}) has shape [{string.Join(",", t.Shape)}]; expected {expected}.", t);
+
+    public static void CheckShape(LayerGroup g, LstmTensor t, params long[] expected)
+    {
+        if (!t.Shape.Select(d => (long)d).SequenceEqual(expected))
+            throw ShapeError(g, t, $"[{string.Join(",", expected)}]");
+    }
+}
+
+/// <summary>What one layer and direction computed on one input: outputs in input time order, [T,B,n]; final states [B,n].</summary>
+internal sealed record LayerOutputs(Tensor Output, Tensor? FinalH, Tensor? FinalC);
