@@ -241,3 +241,20 @@ internal static partial class Tf1Scopes
     static LstmPortException Mismatch(string scope, string what) =>
         new("LayerShapeMismatch", ErrorKind.InvalidData, $"TF1 cell {scope}: {what}.", scope);
 }
+
+/// <summary>Overrides settings a TF1 checkpoint cannot hold.</summary>
+public static class Tf1Settings
+{
+    /// <summary>Sets forget_bias on every TF1 LSTM tensor (other tensors pass through); the value is no longer listed as inferred.</summary>
+    public static IReadOnlyList<LstmTensor> WithForgetBias(IReadOnlyList<LstmTensor> tensors, double forgetBias) =>
+        tensors.Select(t =>
+        {
+            if (t.Layout != Layout.TensorFlow || t.LayerType != LayerType.LSTM) return t;
+            var config = new Dictionary<string, object?>(t.Config, StringComparer.OrdinalIgnoreCase) { [ConfigKeys.ForgetBias] = forgetBias };
+            if (config.TryGetValue(ConfigKeys.Inferred, out var inferred) && inferred is string[] keys)
+                config[ConfigKeys.Inferred] = keys.Where(k => k != ConfigKeys.ForgetBias).ToArray();
+            var source = t;
+            return new LstmTensor(t.Name, t.Layer, t.LayerType, t.Role, t.Layout, t.Shape, t.DType, () => source.Tensor,
+                t.Direction, t.StackIndex, t.GateOrder, t.Units, t.InputSize, config, t.Source);
+        }).ToList();
+}
