@@ -417,3 +417,32 @@ public sealed class TensorFlowTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.NotEmpty(ckpt.Warnings); // settings inferred without keras_metadata
     }
 }
+
+/// <summary>TensorFlow files through the module: -ForgetBias, and checkpoints given as a prefix.</summary>
+public sealed class TensorFlowCmdletTests(ModuleSession ps) : IClassFixture<ModuleSession>
+{
+    [Fact]
+    public void ForgetBias_sets_the_TF1_lstm_config_and_leaves_other_tensors_alone()
+    {
+        using var dir = new TempDir();
+        var prefix = dir.File("model.ckpt");
+        new TfCheckpointWriter().Write(prefix,
+        [
+            new("rnn/lstm_cell/kernel", [5, 8], new float[40]), new("rnn/lstm_cell/bias", [8], new float[8]), new("global_step", [], [3]),
+        ]);
+        var plain = ps.Objects<LstmTensor>("Get-LstmWeights $args[0]", prefix);
+        Assert.Equal(1.0, plain[0].Config[ConfigKeys.ForgetBias]);
+        var set = ps.Objects<LstmTensor>("Get-LstmWeights $args[0] -ForgetBias 0.25", prefix);
+        Assert.Equal(3, set.Count);
+        Assert.All(set.Where(t => t.LayerType == LayerType.LSTM), t =>
+        {
+            Assert.Equal(0.25, t.Config[ConfigKeys.ForgetBias]);
+            Assert.DoesNotContain(ConfigKeys.ForgetBias, (string[])t.Config[ConfigKeys.Inferred]!);
+        });
+        Assert.Equal(3f, set.Single(t => t.Name == "global_step").Tensor.item<float>());
+
+        var r = ps.Run("Get-LstmWeights $args[0], $args[1]", dir.File("missing.ckpt"), prefix);
+        Assert.Equal("FileNotFound", r.Errors.Single().FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Equal(3, r.Output.Count);
+    }
+}
