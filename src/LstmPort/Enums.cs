@@ -8,6 +8,8 @@ public enum TensorRole
 {
     Kernel, RecurrentKernel, Bias, InputBias, RecurrentBias, FusedKernel,
     Weight, ProjectionKernel, Peephole, Embeddings, Other,
+    // TF1 GRUCell: candidate/kernel [in+h,h] and candidate/bias [h] (its gates/kernel is a FusedKernel, order RU).
+    CandidateKernel, CandidateBias,
 }
 
 public enum Direction { Forward, Backward }
@@ -16,4 +18,4 @@ public enum Direction { Forward, Backward }
 public enum Layout { Keras, TensorFlow, Torch, Onnx }
 
 /// <summary>Gate order of the packed gate axis; None for tensors without gates.</summary>
-public enum GateOrder { None, IFCO, IJFO, IFGO, IOFC, ZRH, RZN }
+public enum GateOrder { None, IFCO, IJFO, IFGO, IOFC, ZRH, RZN, RU }

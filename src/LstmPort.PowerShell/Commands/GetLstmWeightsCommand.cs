@@ -27,6 +27,10 @@ public sealed class GetLstmWeightsCommand : LstmPortCmdlet
     [Parameter]
     public WeightFormat Format { get; set; } = WeightFormat.Auto;
 
+    /// <summary>forget_bias of TF1 LSTM cells (not stored in checkpoints); overrides the default 1.0 and what a graph says.</summary>
+    [Parameter]
+    public double? ForgetBias { get; set; }
+
     protected override void ProcessRecord()
     {
         var layerPatterns = Layer?.Select(l => new WildcardPattern(l, WildcardOptions.IgnoreCase)).ToArray();
@@ -39,7 +43,8 @@ public sealed class GetLstmWeightsCommand : LstmPortCmdlet
             { WriteError(new ErrorRecord(e, "FileReadError", ErrorCategory.ReadError, file)); continue; }
 
             foreach (var w in weights.Warnings) WriteWarning($"{file}: {w}");
-            foreach (var t in weights.Tensors)
+            var tensors = ForgetBias is double fb ? LstmPort.Formats.TensorFlow.Tf1Settings.WithForgetBias(weights.Tensors, fb) : weights.Tensors;
+            foreach (var t in tensors)
                 if (layerPatterns is null || layerPatterns.Any(p => p.IsMatch(t.Layer)))
                     WriteObject(t);
         }

@@ -3,10 +3,15 @@ namespace LstmPort.Formats;
 /// <summary>Opens any supported weight file: checks it exists and picks the reader by content.</summary>
 public static class WeightReader
 {
-    static readonly IWeightReader[] Readers = [new SafetensorsReader(), new Torch.TorchFileReader(), new KerasHdf5Reader(), new KerasArchiveReader()];
+    static readonly IWeightReader[] Readers = [new SafetensorsReader(), new Torch.TorchFileReader(), new KerasHdf5Reader(), new KerasArchiveReader(),
+        new TensorFlow.CheckpointReader(), new TensorFlow.SavedModelReader(), new TensorFlow.FrozenGraphReader()];
 
     public static WeightFile Read(string path, WeightFormat format = WeightFormat.Auto)
     {
+        // TensorFlow checkpoints are named by prefix (model.ckpt, no such file) and SavedModels are
+        // directories: both are found by path before the byte sniffing below.
+        if (TensorFlow.TfPaths.Locate(path, format) is { } tf)
+            return Run(Readers.First(r => r.Format == tf.Format), tf.Path, path);
         if (Directory.Exists(path))
             throw new LstmPortException("PathIsDirectory", ErrorKind.InvalidArgument,
                 $"'{path}' is a directory; expected a weight file.", path);
@@ -25,9 +30,14 @@ public static class WeightReader
         if (reader is null)
             throw new LstmPortException("UnknownFormat", ErrorKind.InvalidData,
                 $"'{path}' is not a weight file LstmPort reads; expected one of: {string.Join(", ", Readers.Select(r => r.Format))}.", path);
+        return Run(reader, path, path);
+    }
+
+    static WeightFile Run(IWeightReader reader, string readPath, string path)
+    {
         try
         {
-            return reader.Read(path);
+            return reader.Read(readPath);
         }
         catch (LstmPortException) { throw; }
         catch (Exception e) when (e is EndOfStreamException or InvalidDataException or FormatException or System.Text.Json.JsonException)

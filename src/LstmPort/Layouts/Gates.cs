@@ -21,6 +21,7 @@ public static class Gates
     {
         'C' or 'G' or 'J' => 'C', // LSTM candidate
         'H' or 'N' => 'H',        // GRU candidate
+        'U' => 'Z',               // TF1 GRUCell's update gate u is Keras z
         _ => gate,
     };
 
