@@ -67,6 +67,18 @@ Describe 'Export-LstmWeights' {
         Get-ChildItem $TestDrive -Force -Filter '*partial*' | Should -BeNullOrEmpty
     }
 
+    It 'writes a Keras .h5 weights file from Keras tensors and refuses other layouts' -Skip:(-not (Test-Path (Join-Path $Fixtures 'dl4j-keras2-simple-lstm'))) {
+        $real = Join-Path $Fixtures 'dl4j-keras2-simple-lstm/simple_lstm_tf_keras_2_weights.h5'
+        $out = Join-Path $TestDrive 'keras.h5'
+        Get-LstmWeights $real -WarningAction SilentlyContinue | Export-LstmWeights $out
+        $back = Get-LstmWeights $out -WarningAction SilentlyContinue
+        $back.Name | Should -Be @('lstm_1/kernel:0', 'lstm_1/recurrent_kernel:0', 'lstm_1/bias:0', 'dense_1/kernel:0', 'dense_1/bias:0')
+        $back[1].Shape | Should -Be @(50, 200)
+        $bad = Join-Path $TestDrive 'torch.h5'
+        { Get-LstmWeights $source.FullName | Export-LstmWeights $bad -ErrorAction Stop } | Should -Throw -ErrorId 'NotKerasLayout*'
+        Test-Path $bad | Should -BeFalse
+    }
+
     It 'round-trips through real PyTorch when python3 with torch is available' -Skip:(-not (Get-Command python3 -ErrorAction Ignore)) {
         $out = Join-Path $TestDrive 'torch.pth'
         Get-LstmWeights $source.FullName | Export-LstmWeights $out

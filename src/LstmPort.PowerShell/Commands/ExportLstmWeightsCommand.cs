@@ -5,7 +5,7 @@ using LstmPort.Formats;
 namespace LstmPort.PowerShell.Commands;
 
 /// <summary>
-/// Collects LstmTensors from the pipeline and writes them as one weight file (.pth/.pt, .safetensors),
+/// Collects LstmTensors from the pipeline and writes them as one weight file (.pth/.pt, .safetensors, Keras .h5),
 /// through a temporary file renamed into place, so the target is either complete or untouched.
 /// </summary>
 [Cmdlet(VerbsData.Export, "LstmWeights", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]

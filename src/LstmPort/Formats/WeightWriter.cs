@@ -18,7 +18,7 @@ public interface IWeightWriter
 /// </summary>
 public static class WeightWriter
 {
-    static readonly List<IWeightWriter> Writers = [new SafetensorsWriter(), new Torch.TorchFileWriter()];
+    static readonly List<IWeightWriter> Writers = [new SafetensorsWriter(), new Torch.TorchFileWriter(), new KerasHdf5Writer()];
 
     /// <summary>Adds a writer (a format added later plugs in here).</summary>
     public static void Register(IWeightWriter writer)
