@@ -342,3 +342,65 @@ public sealed class ConversionTests(ModuleSession ps) : IClassFixture<ModuleSess
         yield return T(resetAfter ? torch.randn([2, gates * units], generator: gen) : torch.randn([gates * units], generator: gen), "bias", TensorRole.Bias);
     }
 }
+
+/// <summary>TF1 cells converted to PyTorch reproduce the outputs real TensorFlow stored beside its frozen graphs.</summary>
+public sealed class Tf1ConversionTests(ModuleSession ps) : IClassFixture<ModuleSession>
+{
+    static string Graph(string cell) => Directory.GetDirectories(Repo.Fixture("dl4j-tf1-rnn-frozen-graphs", cell)).Single();
+
+    [SkippableTheory]
+    [InlineData("basiclstmcell", "", "rnn", "LSTM", 1, false)]
+    [InlineData("lstmblockcell", "", "rnn", "LSTM", 1, false)]
+    [InlineData("bstack", "-StackAs rnn", "rnn", "SimpleRNN", 3, true)]
+    public void TF1_cells_through_real_PyTorch_match_the_stored_TensorFlow_outputs(string cell, string options, string module, string type, int layers, bool bidirectional)
+    {
+        var dir = Graph(cell);
+        using var tmp = new TempDir();
+        string input = tmp.File("in.safetensors"), pth = tmp.File("t.pth");
+        var r = ps.Run($"$w = Get-LstmWeights $args[0]; $w | Where-Object Name -eq 'in_0' | Export-LstmWeights $args[1]; $w | ConvertTo-TorchLayout {options} -WarningAction SilentlyContinue | Export-LstmWeights $args[2]",
+            Path.Combine(dir, "frozen_model.pb"), input, pth);
+        Assert.True(r.Errors.Count == 0, string.Join("\n", r.Errors.Select(LstmPort.Host.ScriptRunner.Describe)));
+        var keys = ps.Objects<LstmTensor>("Get-LstmWeights $args[0]", pth);
+        var ih = keys.First(k => k.Role == TensorRole.Kernel);
+        var spec = new System.Text.Json.Nodes.JsonObject
+        {
+            ["pth"] = pth, ["input"] = input, ["expected_csv"] = Path.Combine(dir, "concat.prediction.csv"),
+            ["expected_shape"] = new System.Text.Json.Nodes.JsonArray(File.ReadAllText(Path.Combine(dir, "concat.prediction.shape"))
+                .Split((char[])[' ', '\n', ','], StringSplitOptions.RemoveEmptyEntries).Select(d => (System.Text.Json.Nodes.JsonNode)int.Parse(d)).ToArray()),
+            ["module"] = cell == "bstack" ? module : ih.Layer, ["type"] = type, ["layers"] = layers, ["bidirectional"] = bidirectional,
+            ["input_size"] = ih.InputSize, ["units"] = ih.Units,
+        };
+        File.WriteAllText(tmp.File("spec.json"), spec.ToJsonString());
+        var error = Python.Run("tf1_torch_check.py", tmp.File("spec.json")).GetProperty("max_abs_error").GetDouble();
+        Assert.True(error < 1e-5, $"{cell}: PyTorch differs from TensorFlow's stored outputs by {error:E2}");
+    }
+
+    [Fact]
+    public void A_TF1_GRUCell_is_refused_for_PyTorch_and_converts_exactly_to_Keras()
+    {
+        var graph = Path.Combine(Graph("grucell"), "frozen_model.pb");
+        var r = ps.Run("Get-LstmWeights $args[0] | ConvertTo-TorchLayout -WarningAction SilentlyContinue", graph);
+        var e = Assert.Single(r.Errors);
+        Assert.Equal("NotTorchPortable", e.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Contains("reset_after=False", e.Exception.Message);
+        var keras = ps.Objects<LstmTensor>("Get-LstmWeights $args[0] | Where-Object LayerType -eq GRU | ConvertTo-KerasLayout", graph);
+        Assert.Equal(3, keras.Count);
+        Assert.All(keras, t => Assert.Equal((Layout.Keras, GateOrder.ZRH, false), (t.Layout, t.GateOrder, (bool)t.Config[ConfigKeys.ResetAfter]!)));
+    }
+
+    [Fact]
+    public void ForgetBias_is_folded_into_the_forget_gate_bias_and_can_be_overridden()
+    {
+        var graph = Path.Combine(Graph("basiclstmcell"), "frozen_model.pb");
+        float ForgetBlockMean(string opts) => ps.Objects<LstmTensor>($"Get-LstmWeights $args[0] | ConvertTo-TorchLayout {opts} -WarningAction SilentlyContinue", graph)
+            .Single(t => t.Role == TensorRole.InputBias).Tensor.narrow(0, 3, 3).mean().item<float>(); // i,f,g,o blocks of 3: f is the second
+        var tf1Bias = ps.Objects<LstmTensor>("Get-LstmWeights $args[0]", graph).Single(t => t.Role == TensorRole.Bias).Tensor;
+        // IJFO: f is the third block of the TF1 bias.
+        float stored = tf1Bias.narrow(0, 6, 3).mean().item<float>();
+        Assert.Equal(stored + 1.0f, ForgetBlockMean(""), 5);
+        Assert.Equal(stored + 0.25f, ForgetBlockMean("-ForgetBias 0.25"), 5);
+        var verbose = ps.Run("Get-LstmWeights $args[0] | ConvertTo-TorchLayout -Verbose -WarningAction SilentlyContinue 4>&1", graph)
+            .Output.Select(o => o.BaseObject).OfType<System.Management.Automation.VerboseRecord>().Select(v => v.Message).ToList();
+        Assert.Contains(verbose, v => v.Contains("gates IJFO→IFCO, forget_bias 1 folded into the forget-gate bias"));
+    }
+}

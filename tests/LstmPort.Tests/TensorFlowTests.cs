@@ -31,7 +31,8 @@ public sealed class TensorFlowTests(Xunit.Abstractions.ITestOutputHelper output)
         var r = F64(layer.Single(t => t.Role == TensorRole.RecurrentKernel));
         var b = F64(layer.Single(t => t.Role == TensorRole.Bias));
         var type = layer[0].LayerType;
-        bool backwards = layer[0].Config.TryGetValue(ConfigKeys.GoBackwards, out var gb) && gb is true;
+        // The backward half of a bidirectional layer reads the sequence reversed, like a go_backwards layer.
+        bool backwards = layer[0].Direction == Direction.Backward || (layer[0].Config.TryGetValue(ConfigKeys.GoBackwards, out var gb) && gb is true);
         int h = (int)r.shape[0];
         var hs = zeros(1, h, float64); var cs = zeros(1, h, float64);
         var steps = Enumerable.Range(0, (int)x.shape[0]).ToList();
@@ -62,7 +63,7 @@ public sealed class TensorFlowTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     static List<IReadOnlyList<LstmTensor>> ToKeras(WeightFile f) =>
-        LayerGroup.From(f.Tensors).Where(g => g.IsRecurrent).Select(Tf1ToKeras.Convert).ToList();
+        LayerGroup.Group(f.Tensors).Where(g => g.IsRecurrent).Select(Tf1ToKeras.Convert).ToList();
 
     static Tensor Input(WeightFile f) => F64(f.Tensors.Single(t => t.Name == "in_0"));
 
@@ -140,7 +141,7 @@ public sealed class TensorFlowTests(Xunit.Abstractions.ITestOutputHelper output)
     public void Stacked_bidirectional_rnn_reads_depths_and_directions_and_reproduces_TensorFlow()
     {
         var f = WeightReader.Read(Case("bstack", "sta_b1_n5-3_ts4_tanh_noIS_f32_n3", "frozen_model.pb"));
-        var groups = LayerGroup.From(f.Tensors).Where(g => g.IsRecurrent).ToList();
+        var groups = LayerGroup.Group(f.Tensors).Where(g => g.IsRecurrent).ToList();
         Assert.Equal(6, groups.Count);
         Assert.Equal(new[] { 0, 0, 1, 1, 2, 2 }, groups.Select(g => g.StackIndex));
         Assert.Equal(new[] { Direction.Forward, Direction.Backward }, groups.Take(2).Select(g => g.Direction));
@@ -209,7 +210,7 @@ public sealed class TensorFlowTests(Xunit.Abstractions.ITestOutputHelper output)
             hs = sigmoid(parts[3]) * tanh(cs);
             expected.Add(hs);
         }
-        var keras = Tf1ToKeras.Convert(LayerGroup.From(tf1).Single());
+        var keras = Tf1ToKeras.Convert(LayerGroup.Group(tf1).Single());
         Assert.Equal(new[] { TensorRole.Kernel, TensorRole.RecurrentKernel, TensorRole.Bias }, keras.Select(t => t.Role));
         Assert.Equal(new[] { input, 4 * h }, keras[0].Shape);
         Assert.Equal(new[] { h, 4 * h }, keras[1].Shape);
@@ -242,7 +243,7 @@ public sealed class TensorFlowTests(Xunit.Abstractions.ITestOutputHelper output)
             hs = ru[1] * hs + (1 - ru[1]) * c;
             expected.Add(hs);
         }
-        var (outs, _, _) = KerasRun(Tf1ToKeras.Convert(LayerGroup.From(tf1).Single()), x);
+        var (outs, _, _) = KerasRun(Tf1ToKeras.Convert(LayerGroup.Group(tf1).Single()), x);
         Assert.True((outs - cat(expected, 0)).abs().max().item<double>() < 1e-6);
     }
 
@@ -252,12 +253,12 @@ public sealed class TensorFlowTests(Xunit.Abstractions.ITestOutputHelper output)
         var k = zeros(7, 12); var p = zeros(3);
         LstmTensor K(Dictionary<string, object?> c) => LstmTensor.FromTensor(k, "l/lstm_cell/kernel", "l", LayerType.LSTM, TensorRole.FusedKernel, Layout.TensorFlow, gateOrder: GateOrder.IJFO, units: 3, inputSize: 4, config: c);
         var peep = new[] { K(new() { [ConfigKeys.UsePeepholes] = true }), LstmTensor.FromTensor(p, "l/lstm_cell/w_f_diag", "l", LayerType.LSTM, TensorRole.Peephole, Layout.TensorFlow, units: 3, inputSize: 4) };
-        var e = Assert.Throws<LstmPortException>(() => Tf1ToKeras.Convert(LayerGroup.From(peep).Single()));
+        var e = Assert.Throws<LstmPortException>(() => Tf1ToKeras.Convert(LayerGroup.Group(peep).Single()));
         Assert.Equal("NotKerasPortable", e.ErrorId);
         Assert.Contains("peephole", e.Message);
-        e = Assert.Throws<LstmPortException>(() => Tf1ToKeras.Convert(LayerGroup.From([K(new() { [ConfigKeys.CellClip] = 3.0 })]).Single()));
+        e = Assert.Throws<LstmPortException>(() => Tf1ToKeras.Convert(LayerGroup.Group([K(new() { [ConfigKeys.CellClip] = 3.0 })]).Single()));
         Assert.Contains("cell_clip", e.Message);
-        e = Assert.Throws<LstmPortException>(() => Tf1ToKeras.Convert(LayerGroup.From([K(new() { [ConfigKeys.NumProj] = 2 })]).Single()));
+        e = Assert.Throws<LstmPortException>(() => Tf1ToKeras.Convert(LayerGroup.Group([K(new() { [ConfigKeys.NumProj] = 2 })]).Single()));
         Assert.Contains("num_proj", e.Message);
     }
 
@@ -317,7 +318,7 @@ public sealed class TensorFlowTests(Xunit.Abstractions.ITestOutputHelper output)
         foreach (var other in new[] { "rnn/multi_rnn_cell/cell_0/lstm_cell/kernel/Adam", "rnn/multi_rnn_cell/cell_0/lstm_cell/kernel/Adam_1", "global_step", "beta1_power" })
             Assert.Equal((LayerType.Other, TensorRole.Other), (f.Tensors.Single(t => t.Name == other).LayerType, f.Tensors.Single(t => t.Name == other).Role));
         // The peephole/projection layer is refused for Keras; the plain one converts.
-        var groups = LayerGroup.From(f.Tensors).Where(g => g.IsRecurrent).ToDictionary(g => g.Layer);
+        var groups = LayerGroup.Group(f.Tensors).Where(g => g.IsRecurrent).ToDictionary(g => g.Layer);
         Assert.Equal(3, Tf1ToKeras.Convert(groups["rnn/multi_rnn_cell/cell_0"]).Count);
         Assert.Equal("NotKerasPortable", Assert.Throws<LstmPortException>(() => Tf1ToKeras.Convert(groups["rnn/multi_rnn_cell/cell_1"])).ErrorId);
     }

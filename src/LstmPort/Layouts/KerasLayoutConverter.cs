@@ -25,6 +25,11 @@ public static class KerasLayoutConverter
                 {
                     case Layout.Torch: FromTorch(g, groups, result); break;
                     case Layout.Keras: FromKeras(g, groups, result); break;
+                    case Layout.TensorFlow when !g.IsRecurrent: FromKeras(g, groups, result); break;
+                    case Layout.TensorFlow:
+                        result.Tensors.AddRange(Tf1ToKeras.Convert(g));
+                        result.Log.Add($"{g.Describe()}: TF1 cell to Keras {g.LayerType}: fused kernel split, gates to Keras order{(g.LayerType == LayerType.LSTM ? $", forget_bias {g.Text(ConfigKeys.ForgetBias) ?? "1"} folded into the forget-gate bias" : "")}");
+                        break;
                     default:
                         result.Refused.Add((g.Layer, "LayoutNotSupported", $"{g.Describe()}: converting {g.Layout} layout to Keras is not supported yet"));
                         break;

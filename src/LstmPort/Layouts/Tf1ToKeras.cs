@@ -22,15 +22,15 @@ public static class Tf1ToKeras
     public static IReadOnlyList<LstmTensor> Convert(LayerGroup g)
     {
         if (g.Layout != Layout.TensorFlow)
-            throw new LstmPortException("LayoutNotSupported", ErrorKind.InvalidArgument, $"{g.DisplayName}: expected a TF1 (TensorFlow layout) layer, got {g.Layout}.", g.Layer);
+            throw new LstmPortException("LayoutNotSupported", ErrorKind.InvalidArgument, $"{g.Describe()}: expected a TF1 (TensorFlow layout) layer, got {g.Layout}.", g.Layer);
         if (Blocker(g) is { } reason)
-            throw new LstmPortException("NotKerasPortable", ErrorKind.NotSupported, $"{g.DisplayName}: no exact Keras equivalent ({reason}).", g.Layer);
+            throw new LstmPortException("NotKerasPortable", ErrorKind.NotSupported, $"{g.Describe()}: no exact Keras equivalent ({reason}).", g.Layer);
         return g.LayerType switch
         {
             LayerType.LSTM => Lstm(g),
             LayerType.GRU => Gru(g),
             LayerType.SimpleRNN => SimpleRnn(g),
-            _ => throw new LstmPortException("NotKerasPortable", ErrorKind.NotSupported, $"{g.DisplayName}: a {g.LayerType} TF1 variable has no Keras layer to go to.", g.Layer),
+            _ => throw new LstmPortException("NotKerasPortable", ErrorKind.NotSupported, $"{g.Describe()}: a {g.LayerType} TF1 variable has no Keras layer to go to.", g.Layer),
         };
     }
 
@@ -133,7 +133,8 @@ public static class Tf1ToKeras
         {
             [ConfigKeys.Activation] = g.Text(ConfigKeys.Activation) ?? "tanh",
             [ConfigKeys.UseBias] = true,
-            [ConfigKeys.GoBackwards] = g.Direction == Direction.Backward,
+            // A bw cell is the backward half of a Bidirectional (Direction says so), not a go_backwards layer.
+            [ConfigKeys.GoBackwards] = false,
             [ConfigKeys.ReturnSequences] = true,
         };
         foreach (var (key, value) in extra) config[key] = value;
@@ -144,7 +145,7 @@ public static class Tf1ToKeras
     {
         if (t.Shape.Length != 2 || t.Shape[0] != rows || t.Shape[1] != cols)
             throw new LstmPortException("LayerShapeMismatch", ErrorKind.InvalidData,
-                $"{g.DisplayName}: '{t.Name}' is [{string.Join(",", t.Shape)}], expected [{rows},{cols}] for input {g.InputSize} and {g.Units} units.", g.Layer);
+                $"{g.Describe()}: '{t.Name}' is [{string.Join(",", t.Shape)}], expected [{rows},{cols}] for input {g.InputSize} and {g.Units} units.", g.Layer);
     }
 
     static LstmTensor Make(LayerGroup g, string name, TensorRole role, int[] shape, string dtype, GateOrder order,

@@ -36,17 +36,24 @@ public static class TorchLayoutConverter
                 result.Tensors.AddRange(g.Tensors);
                 continue;
             }
-            if (g.Layout != Layout.Keras)
-            {
-                result.Refused.Add((g.Layer, "LayoutNotSupported", $"{g.Describe()}: converting {g.Layout} layout to PyTorch is not supported yet"));
-                continue;
-            }
             if (g.LayerType == LayerType.Other)
             {
                 result.Warnings.Add((g.Layer, $"{g.Layer}: not converted: no PyTorch equivalent is known for this layer, so it is left out."));
                 continue;
             }
-            var reason = TorchPortability.Blocker(g.LayerType, g.Layout, g.Config);
+            LayerGroup? keras;
+            try
+            {
+                keras = g.Layout switch
+                {
+                    Layout.Keras => g,
+                    Layout.TensorFlow => Tf1AsKeras(g, options, result),
+                    _ => throw new LstmPortException("LayoutNotSupported", ErrorKind.NotSupported, $"{g.Describe()}: converting {g.Layout} layout to PyTorch is not supported", g.Layer),
+                };
+            }
+            catch (LstmPortException e) { result.Refused.Add((g.Layer, e.ErrorId, e.Message)); continue; }
+            if (keras is null) continue;
+            var reason = TorchPortability.Blocker(keras.LayerType, keras.Layout, keras.Config);
             if (reason is not null)
             {
                 if (!options.Force)
@@ -56,16 +63,52 @@ public static class TorchLayoutConverter
                 }
                 result.Warnings.Add((g.Layer, $"{g.Describe()}: converted with -Force although PyTorch cannot compute it exactly ({reason})."));
             }
-            var (module, depth, depths) = stack is not null && stack.TryGetValue(g, out var slot) ? slot : (g.Layer, 0, 1);
+            // A TF1 cell's scope becomes a module name with '/' replaced by '.'.
+            var (module, depth, depths) = stack is not null && stack.TryGetValue(g, out var slot) ? slot : (g.Layer.Replace('/', '.'), 0, 1);
             var name = new TorchNames(module, depth, g.Direction, options.AsCell, Stacked: depths > 1);
             try
             {
-                if (g.IsRecurrent) ConvertRecurrent(g, name, result);
-                else ConvertPlain(g, name.Module, result);
+                if (keras.IsRecurrent) ConvertRecurrent(keras, name, result);
+                else ConvertPlain(keras, name.Module, result);
             }
             catch (LstmPortException e) { result.Refused.Add((g.Layer, e.ErrorId, e.Message)); }
         }
         return result;
+    }
+
+    /// <summary>
+    /// A TF1 cell as the Keras layer that computes the same (Tf1ToKeras: fused kernel split, i,j,f,o
+    /// reordered, forget_bias folded). Peepholes and cell_clip have no PyTorch equivalent: refused,
+    /// or dropped with a warning under -Force.
+    /// </summary>
+    static LayerGroup? Tf1AsKeras(LayerGroup g, TorchConversionOptions options, ConversionResult result)
+    {
+        if (!g.IsRecurrent) return g; // tf.layers.dense keeps kernel [in,out] and bias, as Keras does
+        var tensors = options.ForgetBias is double fb ? Formats.TensorFlow.Tf1Settings.WithForgetBias(g.Tensors, fb) : g.Tensors;
+        var cell = LayerGroup.Group(tensors).Single();
+        if (Tf1ToKeras.Blocker(cell) is { } blocker)
+        {
+            if (!options.Force)
+            {
+                result.Refused.Add((g.Layer, "NotTorchPortable", $"{g.Describe()}: no exact PyTorch equivalent ({blocker}); use -Force to convert anyway"));
+                return null;
+            }
+            if (cell.Find(TensorRole.ProjectionKernel) is not null)
+                throw new LstmPortException("NotTorchPortable", ErrorKind.NotSupported, $"{g.Describe()}: a TF1 projection (num_proj) cannot be converted even with -Force", g.Layer);
+            result.Warnings.Add((g.Layer, $"{g.Describe()}: converted with -Force without what PyTorch cannot compute ({blocker})."));
+            var drop = new[] { ConfigKeys.UsePeepholes, ConfigKeys.CellClip };
+            cell = LayerGroup.Group(tensors.Where(t => t.Role != TensorRole.Peephole).Select(t => WithoutConfig(t, drop))).Single();
+        }
+        var keras = LayerGroup.Group(Tf1ToKeras.Convert(cell)).Single();
+        result.Log.Add($"{g.Describe()}: TF1 cell: fused kernel split into input and recurrent rows{(g.LayerType == LayerType.LSTM ? $", gates IJFO→IFCO, forget_bias {keras.Text(ConfigKeys.ForgetBias) ?? cell.Text(ConfigKeys.ForgetBias) ?? "1"} folded into the forget-gate bias" : "")}");
+        return keras;
+    }
+
+    static LstmTensor WithoutConfig(LstmTensor t, string[] keys)
+    {
+        var source = t;
+        return new LstmTensor(t.Name, t.Layer, t.LayerType, t.Role, t.Layout, t.Shape, t.DType, () => source.Tensor, t.Direction,
+            t.StackIndex, t.GateOrder, t.Units, t.InputSize, t.Config.Where(kv => !keys.Contains(kv.Key)), t.Source);
     }
 
     /// <summary>How a converted layer is named: a module with depth and direction suffixes, or a cell module.</summary>
