@@ -404,3 +404,54 @@ public sealed class Tf1ConversionTests(ModuleSession ps) : IClassFixture<ModuleS
         Assert.Contains(verbose, v => v.Contains("gates IJFO→IFCO, forget_bias 1 folded into the forget-gate bias"));
     }
 }
+
+/// <summary>Test-LstmEquivalence agrees with the conversions, on real files.</summary>
+public sealed class ConversionEquivalenceTests(ModuleSession ps) : IClassFixture<ModuleSession>
+{
+    List<LstmPort.Verification.EquivalenceResult> Check(string script, params object[] args)
+    {
+        var r = ps.Run(script, args);
+        Assert.True(r.Errors.Count == 0, string.Join("\n", r.Errors.Select(LstmPort.Host.ScriptRunner.Describe)));
+        return r.Output.Select(o => o.BaseObject).OfType<LstmPort.Verification.EquivalenceResult>().ToList();
+    }
+
+    [SkippableTheory]
+    [InlineData("dl4j-tfkeras-rnn", "rnn_122.h5")]
+    [InlineData("keras3-martinpiz097-lstm-gru", "lstm_model.keras")]
+    [InlineData("keras3-martinpiz097-lstm-gru", "gru_model.keras")]
+    [InlineData("textgenrnn-cudnnlstm-weights", "textgenrnn_weights_keras215_cudnn.hdf5")]
+    [InlineData("dl4j-keras-bidirectional-lstm", "bidirectional_lstm_tensorflow_2.h5")]
+    public void Keras_fixtures_and_their_PyTorch_conversion_are_equivalent(string fixture, string file)
+    {
+        var path = Repo.Fixture(fixture, file);
+        var portable = ps.Objects<LstmLayer>("Get-LstmLayer $args[0]", path).Where(l => l.LayerType is LayerType.LSTM or LayerType.GRU or LayerType.SimpleRNN).ToList();
+        Skip.If(portable.Any(l => !l.TorchPortable), $"{file} has layers that do not convert exactly: {string.Join("; ", portable.Where(l => !l.TorchPortable).Select(l => l.Reason))}");
+        var results = Check("$k = Get-LstmWeights $args[0] | Where-Object LayerType -ne Other; Test-LstmEquivalence $k ($k | ConvertTo-TorchLayout)", path);
+        Assert.NotEmpty(results);
+        Assert.All(results, r => Assert.True(r.Passed, $"{r.Layer} {r.Direction}: {r.Status} {r.MaxAbsError} {r.Reason}"));
+        Assert.Equal(portable.Sum(l => l.Bidirectional ? 2 : 1), results.Count(r => r.LayerType != LayerType.Dense && r.LayerType != LayerType.Embedding));
+    }
+
+    [SkippableFact]
+    public void A_TF1_bidirectional_stack_goes_to_Keras_and_PyTorch_equivalently()
+    {
+        var graph = Directory.GetFiles(Repo.Fixture("dl4j-tf1-rnn-frozen-graphs", "bstack"), "frozen_model.pb", SearchOption.AllDirectories).Single();
+        var keras = Check("$t = Get-LstmWeights $args[0] | Where-Object LayerType -ne Other; Test-LstmEquivalence $t ($t | ConvertTo-KerasLayout)", graph);
+        Assert.Equal(6, keras.Count);
+        Assert.All(keras, r => Assert.True(r.Passed, $"{r.Layer} {r.Direction}: {r.Status} {r.MaxAbsError} {r.Reason}"));
+        var torch = Check("$t = Get-LstmWeights $args[0] | Where-Object LayerType -ne Other; Test-LstmEquivalence $t ($t | ConvertTo-TorchLayout)", graph);
+        Assert.Equal(6, torch.Count);
+        Assert.All(torch, r => Assert.True(r.Passed, $"{r.Layer} {r.Direction}: {r.Status} {r.MaxAbsError} {r.Reason}"));
+    }
+
+    [SkippableFact]
+    public void Forgetting_the_TF1_forget_bias_is_caught()
+    {
+        var graph = Directory.GetFiles(Repo.Fixture("dl4j-tf1-rnn-frozen-graphs", "basiclstmcell"), "frozen_model.pb", SearchOption.AllDirectories).Single();
+        var r = ps.Run("$t = Get-LstmWeights $args[0] | Where-Object LayerType -ne Other; Test-LstmEquivalence $t ($t | ConvertTo-TorchLayout -ForgetBias 0)", graph);
+        var result = r.Output.Select(o => o.BaseObject).OfType<LstmPort.Verification.EquivalenceResult>().Single();
+        Assert.False(result.Passed);
+        Assert.True(result.MaxAbsError > 1e-3, $"error {result.MaxAbsError}");
+        Assert.NotEmpty(r.Errors); // $? is false
+    }
+}

@@ -320,9 +320,9 @@ public sealed class EquivalenceTests(ITestOutputHelper output)
         var x = torch.tensor(new float[] { 2f, -1f, 0.5f }).reshape(1, 1, 3);
         var k3 = keras2.Select(t => EquivalenceBuild.Keras("l", LayerType.SimpleRNN, t.Role, t.Tensor,
             config: EquivalenceBuild.Config((ConfigKeys.Activation, "hard_sigmoid"), (ConfigKeys.KerasVersion, "3.3.3")))).ToList();
-        var z = (torch.matmul(x[0], keras2[0].Tensor) + keras2[2].Tensor).data<float>().ToArray();
-        var y2 = KerasReference.Run(LayerGroup.Group(keras2).Single(), x).Output.data<float>().ToArray();
-        var y3 = KerasReference.Run(LayerGroup.Group(k3).Single(), x).Output.data<float>().ToArray();
+        var z = (torch.matmul(x[0], keras2[0].Tensor) + keras2[2].Tensor).to_type(torch.ScalarType.Float32).data<float>().ToArray();
+        var y2 = KerasReference.Run(LayerGroup.Group(keras2).Single(), x).Output.to_type(torch.ScalarType.Float32).data<float>().ToArray();
+        var y3 = KerasReference.Run(LayerGroup.Group(k3).Single(), x).Output.to_type(torch.ScalarType.Float32).data<float>().ToArray();
         for (int i = 0; i < z.Length; i++)
         {
             Assert.Equal(Math.Clamp(0.2f * z[i] + 0.5f, 0, 1), y2[i], 6);
@@ -359,7 +359,7 @@ public sealed class EquivalenceTests(ITestOutputHelper output)
             finals.AddRange([fwd.FinalH!, bwd.FinalH!]);
             if (fwd.FinalC is not null) finalC.AddRange([fwd.FinalC, bwd.FinalC!]);
         }
-        double Err(Tensor a, string key) => (a - FromJson(expected.GetProperty(key))).abs().max().item<float>();
+        double Err(Tensor a, string key) => (a - FromJson(expected.GetProperty(key))).abs().max().item<double>();
         var errors = new List<double> { Err(x, "output"), Err(torch.stack(finals), "h_n") };
         if (kind == "lstm") errors.Add(Err(torch.stack(finalC), "c_n"));
         output.WriteLine($"{kind}: max abs error vs PyTorch 1.13 = {errors.Max():G3}");
@@ -393,8 +393,8 @@ public sealed class EquivalenceTests(ITestOutputHelper output)
         var x = FromJson(f.GetProperty("inputs")).transpose(0, 1); // stored [batch, time, features]; the check is time-major
         var run = KerasReference.Run(LayerGroup.Group(tensors).Single(), x);
         var prediction = KerasReference.Run(LayerGroup.Group(dense).Single(), run.FinalH!.unsqueeze(0)).Output[0];
-        double hErr = (run.FinalH! - FromJson(f.GetProperty("activations"))).abs().max().item<float>();
-        double pErr = (prediction - FromJson(f.GetProperty("predictions"))).abs().max().item<float>();
+        double hErr = (run.FinalH! - FromJson(f.GetProperty("activations"))).abs().max().item<double>();
+        double pErr = (prediction - FromJson(f.GetProperty("predictions"))).abs().max().item<double>();
         output.WriteLine($"{stem}: max abs error activations {hErr:G3}, predictions {pErr:G3} (batch {x.shape[1]}, {x.shape[0]} step(s))");
         Assert.InRange(hErr, 0, 1e-5);
         Assert.InRange(pErr, 0, 1e-5);

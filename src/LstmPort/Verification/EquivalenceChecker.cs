@@ -9,7 +9,7 @@ namespace LstmPort.Verification;
 /// <summary>Settings of an equivalence check.</summary>
 public sealed record EquivalenceOptions
 {
-    /// <summary>Absolute and relative tolerance; 1e-5 suits float32 over a few dozen steps.</summary>
+    /// <summary>Absolute and relative tolerance; 1e-5 is far above float64 rounding and far below any conversion mistake.</summary>
     public double Tolerance { get; init; } = 1e-5;
     public int SequenceLength { get; init; } = 32;
     public int BatchSize { get; init; } = 4;
@@ -19,7 +19,7 @@ public sealed record EquivalenceOptions
 /// <summary>
 /// Runs paired layers of two weight sets, each with its own layout's semantics (Keras and TF1
 /// through the reference implementations, PyTorch through libtorch's modules), on the same
-/// seeded random inputs, in float32 as the frameworks compute, and compares the full output
+/// seeded random inputs, in float64 on both sides (see LayerSettings.Precision), and compares the full output
 /// sequence, the final h and (LSTM) the final c.
 /// </summary>
 /// <remarks>
@@ -90,7 +90,7 @@ public static class EquivalenceChecker
             using var noGrad = torch.no_grad();
             var generator = new torch.Generator((ulong)seed);
             double scale = InputScale(r);
-            var x = (torch.rand(options.SequenceLength, options.BatchSize, rs.In, generator: generator) * 2 - 1) * (Math.Sqrt(3) * scale);
+            var x = (torch.rand(options.SequenceLength, options.BatchSize, rs.In, dtype: LayerSettings.Precision, generator: generator) * 2 - 1) * (Math.Sqrt(3) * scale);
             double saturation = Saturation(r, x);
             var ro = Run(r, x);
             var dout = Run(d, x);
@@ -193,17 +193,17 @@ public static class EquivalenceChecker
         switch (g.Layout, g.LayerType)
         {
             case (Layout.Torch, LayerType.Dense):
-                return (F32(g.Require(TensorRole.Weight)).t(), g.Find(TensorRole.Bias) is { } tb ? F32(tb) : null);
+                return (Data(g.Require(TensorRole.Weight)).t(), g.Find(TensorRole.Bias) is { } tb ? Data(tb) : null);
             case (Layout.Torch, _):
                 var bi = g.Find(TensorRole.InputBias);
                 var bh = g.Find(TensorRole.RecurrentBias);
-                Tensor? bias = bi is null ? null : bh is null ? F32(bi) : F32(bi) + F32(bh);
-                return (F32(g.Require(TensorRole.Kernel)).t(), bias);
+                Tensor? bias = bi is null ? null : bh is null ? Data(bi) : Data(bi) + Data(bh);
+                return (Data(g.Require(TensorRole.Kernel)).t(), bias);
             case (Layout.Keras, _):
-                var w = F32(g.Require(TensorRole.Kernel));
+                var w = Data(g.Require(TensorRole.Kernel));
                 var kb = g.Find(TensorRole.Bias);
                 if (kb is null) return (w, null);
-                var b = F32(kb);
+                var b = Data(kb);
                 long n = w.shape[1];
                 if (b.dim() == 2 && b.shape[1] == n) b = b.sum(0L); // 0L: a literal 0 would bind to sum(ScalarType)
                 else if (b.dim() == 1 && b.shape[0] == 2 * n) b = b[..(int)n] + b[(int)n..];
@@ -211,9 +211,9 @@ public static class EquivalenceChecker
             case (Layout.TensorFlow, _):
                 var kernels = g.All(TensorRole.FusedKernel);
                 if (kernels.Count == 0) return null;
-                var tw = torch.cat(kernels.Select(f => F32(f)[..(int)inputSize]).ToList(), 1);
+                var tw = torch.cat(kernels.Select(f => Data(f)[..(int)inputSize]).ToList(), 1);
                 var biases = g.All(TensorRole.Bias);
-                var tbias = biases.Count == 0 ? null : torch.cat(biases.Select(F32).ToList(), 0);
+                var tbias = biases.Count == 0 ? null : torch.cat(biases.Select(Data).ToList(), 0);
                 return (tw, tbias is not null && tbias.shape[0] == tw.shape[1] ? tbias : null);
             default:
                 return null;
@@ -223,7 +223,7 @@ public static class EquivalenceChecker
     static double InputScale(LayerGroup g)
     {
         if (InputProjection(g, Sizes(g).In) is not var (w, _)) return 1.0;
-        double largest = w.pow(2).sum(0L).sqrt().max().item<float>();
+        double largest = w.pow(2).sum(0L).sqrt().max().item<double>();
         return largest > 1 ? 1 / largest : 1.0;
     }
 

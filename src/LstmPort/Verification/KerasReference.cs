@@ -7,7 +7,7 @@ namespace LstmPort.Verification;
 
 /// <summary>
 /// Keras layers written out from Keras's own equations (keras/layers/recurrent.py and the Keras 3
-/// rnn layers), in float32 TorchSharp ops: inputs multiply from the right (<c>x @ kernel</c>),
+/// rnn layers), in float64 TorchSharp ops: inputs multiply from the right (<c>x @ kernel</c>),
 /// LSTM gates i,f,c,o, GRU gates z,r,h with reset before (<c>reset_after=False</c>) or after the
 /// recurrent matmul, CuDNN biases as an input half plus a recurrent half.
 /// </summary>
@@ -21,7 +21,8 @@ public static class KerasReference
     /// </summary>
     public static (Tensor Output, Tensor? FinalH, Tensor? FinalC) Run(LayerGroup layer, Tensor x)
     {
-        var r = RunLayer(layer, x);
+        // In the check's precision: libtorch aborts the process (not a .NET exception) on mixed dtypes.
+        var r = RunLayer(layer, x.to_type(Precision));
         return (r.Output, r.FinalH, r.FinalC);
     }
 
@@ -46,11 +47,11 @@ public static class KerasReference
     {
         var kernel = g.Require(TensorRole.Kernel);
         if (kernel.Shape.Length != 2 || kernel.Shape[0] != x.shape[^1]) throw ShapeError(g, kernel, $"[{x.shape[^1]},units]");
-        var y = torch.matmul(x, F32(kernel));
+        var y = torch.matmul(x, Data(kernel));
         if (g.Find(TensorRole.Bias) is { } bias)
         {
             CheckShape(g, bias, kernel.Shape[1]);
-            y = y + F32(bias);
+            y = y + Data(bias);
         }
         return new LayerOutputs(Activation(g, ConfigKeys.Activation, "linear")(y), null, null);
     }
@@ -64,16 +65,19 @@ public static class KerasReference
             throw ShapeError(g, u, $"[h,{gates}*h] for a {g.LayerType}");
         int h = u.Shape[0];
         CheckShape(g, k, inputSize, gates * h);
-        return (F32(k), F32(u), h);
+        // CuDNN layers keep each gate's matrices in cuDNN's order (see CudnnKernels).
+        if (Bool(g, ConfigKeys.Cudnn) == true)
+            return (CudnnKernels.StandardKernel(Data(k), gates, h, (int)inputSize), CudnnKernels.StandardRecurrentKernel(Data(u), gates), h);
+        return (Data(k), Data(u), h);
     }
 
     /// <summary>(input bias, recurrent bias) as [g*h] each; a single Keras bias is all input bias.</summary>
     static (Tensor Input, Tensor? Recurrent) Biases(LayerGroup g, int gates, int h, bool twoRows)
     {
         var b = g.Find(TensorRole.Bias);
-        if (b is null) return (torch.zeros(gates * h), null);
+        if (b is null) return (torch.zeros(gates * h, dtype: Precision), null);
         long n = gates * h;
-        var data = F32(b);
+        var data = Data(b);
         if (b.Shape is [var len] && len == n && !twoRows) return (data, null);
         if (b.Shape is [var len2] && len2 == 2 * n) return (data[..(int)n], data[(int)n..]);   // CuDNN: input half, recurrent half
         if (b.Shape is [2, var cols] && cols == n) return (data[0], data[1]);                 // GRU reset_after=True
@@ -90,8 +94,8 @@ public static class KerasReference
         var rec = cudnn ? torch.sigmoid : Activation(g, ConfigKeys.RecurrentActivation, "sigmoid");
 
         var xw = torch.matmul(x, k) + bias;
-        var state = torch.zeros(x.shape[1], h);
-        var cell = torch.zeros(x.shape[1], h);
+        var state = torch.zeros(x.shape[1], h, dtype: Precision);
+        var cell = torch.zeros(x.shape[1], h, dtype: Precision);
         var outputs = new List<Tensor>((int)x.shape[0]);
         for (long t = 0; t < x.shape[0]; t++)
         {
@@ -123,7 +127,7 @@ public static class KerasReference
         var xw = torch.matmul(x, k) + bi;
         var uzr = u[.., ..(2 * h)];
         var uh = u[.., (2 * h)..];
-        var state = torch.zeros(x.shape[1], h);
+        var state = torch.zeros(x.shape[1], h, dtype: Precision);
         var outputs = new List<Tensor>((int)x.shape[0]);
         for (long t = 0; t < x.shape[0]; t++)
         {
@@ -157,7 +161,7 @@ public static class KerasReference
         var (bi, _) = Biases(g, 1, h, twoRows: false);
         var act = Activation(g, ConfigKeys.Activation, "tanh");
         var xw = torch.matmul(x, k) + bi;
-        var state = torch.zeros(x.shape[1], h);
+        var state = torch.zeros(x.shape[1], h, dtype: Precision);
         var outputs = new List<Tensor>((int)x.shape[0]);
         for (long t = 0; t < x.shape[0]; t++)
         {

@@ -59,8 +59,15 @@ internal static class LayerSettings
         }
     }
 
-    /// <summary>The tensor's data as float32, as a new tensor object that a dispose scope may free without touching the LstmTensor's own.</summary>
-    public static Tensor F32(LstmTensor t) => t.Tensor.detach().to_type(ScalarType.Float32);
+    /// <summary>
+    /// Both sides of a check compute in float64: rounding then stays near 1e-12 even for trained
+    /// layers with large cell states, so any difference the check reports comes from the weights,
+    /// not from float32 summation order (which alone reaches 1e-3 on some real models).
+    /// </summary>
+    public const ScalarType Precision = ScalarType.Float64;
+
+    /// <summary>The tensor's data in the check's precision, as a new tensor object that a dispose scope may free without touching the LstmTensor's own.</summary>
+    public static Tensor Data(LstmTensor t) => t.Tensor.detach().to_type(Precision);
 
     public static LstmPortException ShapeError(LayerGroup g, LstmTensor t, string expected) => new("ShapeMismatch", ErrorKind.InvalidData,
         $"{g.Describe()}: {t.Name} ({t.Role}) has shape [{string.Join(",", t.Shape)}]; expected {expected}.", t);

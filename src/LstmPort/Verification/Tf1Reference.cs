@@ -6,7 +6,7 @@ using static LstmPort.Verification.LayerSettings;
 namespace LstmPort.Verification;
 
 /// <summary>
-/// TF1 cells from tensorflow/python/ops/rnn_cell_impl.py, in float32 TorchSharp ops. LSTMCell /
+/// TF1 cells from tensorflow/python/ops/rnn_cell_impl.py, in float64 TorchSharp ops. LSTMCell /
 /// BasicLSTMCell: one kernel over concat(x, h), gates i,j,f,o, <c>sigmoid(f + forget_bias)</c>
 /// (forget_bias is a run-time setting, default 1.0), optional peepholes, cell_clip and projection.
 /// GRUCell: gates r,u over concat(x, h); candidate over concat(x, r*h); <c>h = u*h + (1-u)*c</c>.
@@ -16,7 +16,8 @@ public static class Tf1Reference
 {
     public static (Tensor Output, Tensor? FinalH, Tensor? FinalC) Run(LayerGroup layer, Tensor x)
     {
-        var r = RunLayer(layer, x);
+        // In the check's precision: libtorch aborts the process (not a .NET exception) on mixed dtypes.
+        var r = RunLayer(layer, x.to_type(Precision));
         return (r.Output, r.FinalH, r.FinalC);
     }
 
@@ -66,19 +67,19 @@ public static class Tf1Reference
         {
             var (pi, pf, po) = (Peephole(g, "i"), Peephole(g, "f"), Peephole(g, "o"));
             foreach (var p in new[] { pi, pf, po }) CheckShape(g, p, h);
-            (wi, wf, wo) = (F32(pi), F32(pf), F32(po));
+            (wi, wf, wo) = (Data(pi), Data(pf), Data(po));
         }
         float forgetBias = (float)(Double(g, ConfigKeys.ForgetBias) ?? 1.0);
         double? cellClip = Double(g, ConfigKeys.CellClip);
         var act = Activation(g, ConfigKeys.Activation, "tanh");
 
-        var wx = F32(kernel)[..(int)inputSize];
-        var wh = F32(kernel)[(int)inputSize..];
+        var wx = Data(kernel)[..(int)inputSize];
+        var wh = Data(kernel)[(int)inputSize..];
         var xw = torch.matmul(x, wx);
-        if (bias is not null) xw = xw + F32(bias);
-        var proj = projection is null ? null : F32(projection);
-        var m = torch.zeros(x.shape[1], stateSize);
-        var c = torch.zeros(x.shape[1], h);
+        if (bias is not null) xw = xw + Data(bias);
+        var proj = projection is null ? null : Data(projection);
+        var m = torch.zeros(x.shape[1], stateSize, dtype: Precision);
+        var c = torch.zeros(x.shape[1], h, dtype: Precision);
         var outputs = new List<Tensor>((int)x.shape[0]);
         for (long t = 0; t < x.shape[0]; t++)
         {
@@ -113,22 +114,22 @@ public static class Tf1Reference
         int h = candidate.Shape[1];
         CheckShape(g, candidate, inputSize + h, h);
         CheckShape(g, gatesKernel, inputSize + h, 2 * h);
-        Tensor gatesBias = torch.zeros(2 * h), candidateBias = torch.zeros(h);
+        Tensor gatesBias = torch.zeros(2 * h, dtype: Precision), candidateBias = torch.zeros(h, dtype: Precision);
         foreach (var b in g.All(TensorRole.Bias))
         {
-            if (b.Shape is [var n] && n == 2 * h) gatesBias = F32(b);
-            else if (b.Shape is [var n1] && n1 == h) candidateBias = F32(b);
+            if (b.Shape is [var n] && n == 2 * h) gatesBias = Data(b);
+            else if (b.Shape is [var n1] && n1 == h) candidateBias = Data(b);
             else throw ShapeError(g, b, $"[{2 * h}] (gates) or [{h}] (candidate)");
         }
         var act = Activation(g, ConfigKeys.Activation, "tanh");
 
-        var gk = F32(gatesKernel);
-        var ck = F32(candidate);
+        var gk = Data(gatesKernel);
+        var ck = Data(candidate);
         var (gx, gh) = (gk[..(int)inputSize], gk[(int)inputSize..]);
         var (cx, ch) = (ck[..(int)inputSize], ck[(int)inputSize..]);
         var xg = torch.matmul(x, gx) + gatesBias;
         var xc = torch.matmul(x, cx) + candidateBias;
-        var state = torch.zeros(x.shape[1], h);
+        var state = torch.zeros(x.shape[1], h, dtype: Precision);
         var outputs = new List<Tensor>((int)x.shape[0]);
         for (long t = 0; t < x.shape[0]; t++)
         {
@@ -151,11 +152,11 @@ public static class Tf1Reference
         var bias = g.Find(TensorRole.Bias);
         if (bias is not null) CheckShape(g, bias, h);
         var act = Activation(g, ConfigKeys.Activation, "tanh");
-        var k = F32(kernel);
+        var k = Data(kernel);
         var xw = torch.matmul(x, k[..(int)inputSize]);
-        if (bias is not null) xw = xw + F32(bias);
+        if (bias is not null) xw = xw + Data(bias);
         var wh = k[(int)inputSize..];
-        var state = torch.zeros(x.shape[1], h);
+        var state = torch.zeros(x.shape[1], h, dtype: Precision);
         var outputs = new List<Tensor>((int)x.shape[0]);
         for (long t = 0; t < x.shape[0]; t++)
         {

@@ -16,7 +16,8 @@ public static class TorchModules
 {
     public static (Tensor Output, Tensor? FinalH, Tensor? FinalC) Run(LayerGroup layer, Tensor x)
     {
-        var r = RunLayer(layer, x);
+        // In the check's precision: libtorch aborts the process (not a .NET exception) on mixed dtypes.
+        var r = RunLayer(layer, x.to_type(Precision));
         return (r.Output, r.FinalH, r.FinalC);
     }
 
@@ -61,13 +62,14 @@ public static class TorchModules
         {
             ["weight_ih"] = wih, ["weight_hh"] = whh, ["bias_ih"] = bih, ["bias_hh"] = bhh,
         };
+        module.to(Precision);
         string suffix = backward ? "_l0_reverse" : "_l0";
         using (torch.no_grad())
         {
             foreach (var (name, parameter) in module.named_parameters())
             {
                 var param = name.EndsWith(suffix, StringComparison.Ordinal) ? name[..^suffix.Length] : null;
-                if (param is not null && source.TryGetValue(param, out var t) && t is not null) parameter.copy_(F32(t));
+                if (param is not null && source.TryGetValue(param, out var t) && t is not null) parameter.copy_(Data(t));
                 else parameter.zero_();
             }
         }
@@ -108,7 +110,7 @@ public static class TorchModules
         if (weight.Shape.Length != 2 || weight.Shape[1] != x.shape[^1]) throw ShapeError(g, weight, $"[units,{x.shape[^1]}]");
         var bias = g.Find(TensorRole.Bias);
         if (bias is not null) CheckShape(g, bias, weight.Shape[0]);
-        var y = torch.nn.functional.linear(x, F32(weight), bias is null ? null : F32(bias));
+        var y = torch.nn.functional.linear(x, Data(weight), bias is null ? null : Data(bias));
         return new LayerOutputs(Activation(g, ConfigKeys.Activation, "linear")(y), null, null);
     }
 }
