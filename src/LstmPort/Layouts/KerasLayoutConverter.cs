@@ -17,18 +17,21 @@ public static class KerasLayoutConverter
     {
         var result = new ConversionResult();
         var groups = LayerGroup.Group(input);
-        foreach (var g in groups)
+        // Keras lists a Bidirectional layer's forward half first, whatever order the source had.
+        var layerOrder = groups.Select(g => g.Layer).Distinct().Select((l, i) => (l, i)).ToDictionary(p => p.l, p => p.i);
+        foreach (var g in groups.OrderBy(g => layerOrder[g.Layer]).ThenBy(g => g.StackIndex).ThenBy(g => g.Direction))
         {
+            bool bidirectional = groups.Any(o => o.Layout == g.Layout && o.Layer == g.Layer && o.StackIndex == g.StackIndex && o.Direction != g.Direction);
             try
             {
                 switch (g.Layout)
                 {
-                    case Layout.Torch: FromTorch(g, groups, result); break;
-                    case Layout.Keras: FromKeras(g, groups, result); break;
-                    case Layout.TensorFlow when !g.IsRecurrent: FromKeras(g, groups, result); break;
+                    case Layout.Torch: FromTorch(g, groups, bidirectional, result); break;
+                    case Layout.Keras: FromKeras(g, bidirectional, result); break;
+                    case Layout.TensorFlow when !g.IsRecurrent: FromKeras(g, bidirectional, result); break;
                     case Layout.TensorFlow:
-                        result.Tensors.AddRange(Tf1ToKeras.Convert(g));
                         result.Log.Add($"{g.Describe()}: TF1 cell to Keras {g.LayerType}: fused kernel split, gates to Keras order{(g.LayerType == LayerType.LSTM ? $", forget_bias {g.Text(ConfigKeys.ForgetBias) ?? "1"} folded into the forget-gate bias" : "")}");
+                        FromKeras(LayerGroup.Group(Tf1ToKeras.Convert(g)).Single(), bidirectional, result);
                         break;
                     default:
                         result.Refused.Add((g.Layer, "LayoutNotSupported", $"{g.Describe()}: converting {g.Layout} layout to Keras is not supported yet"));
@@ -40,7 +43,7 @@ public static class KerasLayoutConverter
         return result;
     }
 
-    static void FromTorch(LayerGroup g, IReadOnlyList<LayerGroup> all, ConversionResult result)
+    static void FromTorch(LayerGroup g, IReadOnlyList<LayerGroup> all, bool bidirectional, ConversionResult result)
     {
         if (!g.IsRecurrent)
         {
@@ -82,7 +85,6 @@ public static class KerasLayoutConverter
 
         // One Keras layer per depth: the module's name, then name_1, name_2, ... for deeper layers.
         var layer = g.StackIndex == 0 ? g.Layer : $"{g.Layer}_{g.StackIndex}";
-        bool bidirectional = all.Any(o => o.Layout == Layout.Torch && o.Layer == g.Layer && o.StackIndex == g.StackIndex && o.Direction != g.Direction);
         int depths = all.Where(o => o.Layout == Layout.Torch && o.Layer == g.Layer).Max(o => o.StackIndex) + 1;
         var config = new Dictionary<string, object?>(g.Config, StringComparer.OrdinalIgnoreCase)
         {
@@ -123,9 +125,8 @@ public static class KerasLayoutConverter
         result.Log.Add($"{g.Describe()} → {g.Layer}: Linear weight transposed to Dense kernel");
     }
 
-    static void FromKeras(LayerGroup g, IReadOnlyList<LayerGroup> all, ConversionResult result)
+    static void FromKeras(LayerGroup g, bool bidirectional, ConversionResult result)
     {
-        bool bidirectional = all.Any(o => o.Layout == Layout.Keras && o.Layer == g.Layer && o.Direction != g.Direction);
         if (!g.IsRecurrent)
         {
             foreach (var t in g.Tensors)

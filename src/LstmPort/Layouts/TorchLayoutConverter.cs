@@ -41,6 +41,14 @@ public static class TorchLayoutConverter
                 result.Warnings.Add((g.Layer, $"{g.Layer}: not converted: no PyTorch equivalent is known for this layer, so it is left out."));
                 continue;
             }
+            if (g.Layout == Layout.TensorFlow && IsPlainProjectedLstm(g))
+            {
+                // num_proj has no Keras form but is PyTorch's proj_size: convert it directly.
+                var (pm, pd, pds) = stack is not null && stack.TryGetValue(g, out var ps) ? ps : (g.Layer.Replace('/', '.'), 0, 1);
+                try { ConvertTf1Projection(g, options, new TorchNames(pm, pd, g.Direction, options.AsCell, Stacked: pds > 1), result); }
+                catch (LstmPortException e) { result.Refused.Add((g.Layer, e.ErrorId, e.Message)); }
+                continue;
+            }
             LayerGroup? keras;
             try
             {
@@ -102,6 +110,40 @@ public static class TorchLayoutConverter
         var keras = LayerGroup.Group(Tf1ToKeras.Convert(cell)).Single();
         result.Log.Add($"{g.Describe()}: TF1 cell: fused kernel split into input and recurrent rows{(g.LayerType == LayerType.LSTM ? $", gates IJFO→IFCO, forget_bias {keras.Text(ConfigKeys.ForgetBias) ?? cell.Text(ConfigKeys.ForgetBias) ?? "1"} folded into the forget-gate bias" : "")}");
         return keras;
+    }
+
+    static bool IsPlainProjectedLstm(LayerGroup g) =>
+        g.LayerType == LayerType.LSTM && g.Find(TensorRole.ProjectionKernel) is not null
+        && g.Find(TensorRole.Peephole) is null && !g.Flag(ConfigKeys.UsePeepholes)
+        && !(g.Config.TryGetValue(ConfigKeys.CellClip, out var clip) && clip is not null && System.Convert.ToDouble(clip, System.Globalization.CultureInfo.InvariantCulture) > 0);
+
+    /// <summary>
+    /// A TF1 LSTMCell with num_proj p: the fused kernel's rows are the input and the projected
+    /// output m [in+p,4h]; PyTorch's LSTM(proj_size=p) has weight_hh [4h,p] and weight_hr [p,h].
+    /// </summary>
+    static void ConvertTf1Projection(LayerGroup g, TorchConversionOptions options, TorchNames name, ConversionResult result)
+    {
+        var fusedT = g.Require(TensorRole.FusedKernel);
+        var projT = g.Require(TensorRole.ProjectionKernel);
+        int h = g.Units, p = projT.Shape.Length == 2 ? projT.Shape[1] : 0, input = fusedT.Shape[0] - p;
+        CheckShape(g, projT, [h, p]);
+        CheckShape(g, fusedT, [input + p, 4 * h]);
+        double forgetBias = options.ForgetBias ?? (g.Config.TryGetValue(ConfigKeys.ForgetBias, out var fb) && fb is not null
+            ? System.Convert.ToDouble(fb, System.Globalization.CultureInfo.InvariantCulture) : Formats.TensorFlow.Tf1Scopes.DefaultForgetBias);
+        var fused = fusedT.Tensor;
+        var weightIh = Gates.Reorder(fused.narrow(0, 0, input).t(), 0, GateOrder.IJFO, GateOrder.IFGO).contiguous();
+        var weightHh = Gates.Reorder(fused.narrow(0, input, p).t(), 0, GateOrder.IJFO, GateOrder.IFGO).contiguous();
+        var bias = g.Find(TensorRole.Bias) is { } b ? Gates.Reorder(b.Tensor, 0, GateOrder.IJFO, GateOrder.IFGO).clone() : zeros(4 * h, fused.dtype);
+        using (var f = bias.narrow(0, h, h)) f.add_(forgetBias);
+        var config = new Dictionary<string, object?>(g.Config, StringComparer.OrdinalIgnoreCase) { [ConfigKeys.ForgetBias] = forgetBias };
+        LstmTensor Out(Tensor t, string param, TensorRole role) => LstmTensor.FromTensor(t, name.Key(param), name.Layer, LayerType.LSTM, role,
+            Layout.Torch, g.Direction, name.AsCell ? 0 : name.Depth, GateOrder.IFGO, h, input, config, fusedT.Source);
+        result.Tensors.Add(Out(weightIh, "weight_ih", TensorRole.Kernel));
+        result.Tensors.Add(Out(weightHh, "weight_hh", TensorRole.RecurrentKernel));
+        result.Tensors.Add(Out(bias, "bias_ih", TensorRole.InputBias));
+        result.Tensors.Add(Out(zeros_like(bias), "bias_hh", TensorRole.RecurrentBias));
+        result.Tensors.Add(Out(projT.Tensor.t().contiguous(), "weight_hr", TensorRole.ProjectionKernel));
+        result.Log.Add($"{g.Describe()} → {name.Module} (l{name.Depth}): TF1 cell with num_proj {p}: fused kernel split, gates IJFO→IFGO, forget_bias {forgetBias} folded, projection → weight_hr (proj_size {p})");
     }
 
     static LstmTensor WithoutConfig(LstmTensor t, string[] keys)
@@ -230,8 +272,9 @@ public static class TorchLayoutConverter
                     throw StackError(module, $"{first.Layer} is {first.LayerType} but {previous.Layer} is {previous.LayerType}");
                 if (halves.Count != previousDirections)
                     throw StackError(module, $"{first.Layer} has {halves.Count} direction(s) but {previous.Layer} has {previousDirections}");
-                if (first.InputSize != previous.Units * previousDirections)
-                    throw StackError(module, $"{first.Layer} takes {first.InputSize} inputs but {previous.Layer} gives {previous.Units * previousDirections}");
+                int previousOutput = (previous.Find(TensorRole.ProjectionKernel)?.Shape[1] ?? previous.Units) * previousDirections;
+                if (first.InputSize != previousOutput)
+                    throw StackError(module, $"{first.Layer} takes {first.InputSize} inputs but {previous.Layer} gives {previousOutput}");
             }
             if (halves.Count == 2 && halves.Any(g => Text(g, ConfigKeys.MergeMode) is { } m && m != "concat"))
                 throw StackError(module, $"{first.Layer} merges its directions by '{Text(first, ConfigKeys.MergeMode)}'; a PyTorch module concatenates them");
