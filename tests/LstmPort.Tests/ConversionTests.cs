@@ -166,6 +166,7 @@ public sealed class ConversionTests(ModuleSession ps) : IClassFixture<ModuleSess
     [InlineData("type", "b is GRU but a is LSTM")]
     [InlineData("size", "b takes 5 inputs but a gives 4")]
     [InlineData("directions", "b has 2 direction(s) but a has 1")]
+    [InlineData("units", "b has 5 units but a has 4; one PyTorch module has one hidden size")]
     public void StackAs_explains_why_layers_cannot_be_stacked(string problem, string reason)
     {
         var a = Tensors("a", LayerType.LSTM, 3, 4);
@@ -173,6 +174,7 @@ public sealed class ConversionTests(ModuleSession ps) : IClassFixture<ModuleSess
         {
             "type" => Tensors("b", LayerType.GRU, 4, 4, resetAfter: true),
             "size" => Tensors("b", LayerType.LSTM, 5, 4),
+            "units" => Tensors("b", LayerType.LSTM, 4, 5),
             _ => Tensors("b", LayerType.LSTM, 4, 4).Concat(Tensors("b", LayerType.LSTM, 4, 4, Direction.Backward)),
         };
         var r = ps.Run("$args[0] | ConvertTo-TorchLayout -StackAs rnn", (object)a.Concat(b).ToArray());

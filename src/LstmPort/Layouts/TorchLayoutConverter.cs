@@ -270,6 +270,8 @@ public static class TorchLayoutConverter
             {
                 if (first.LayerType != previous.LayerType)
                     throw StackError(module, $"{first.Layer} is {first.LayerType} but {previous.Layer} is {previous.LayerType}");
+                if (first.Units != previous.Units)
+                    throw StackError(module, $"{first.Layer} has {first.Units} units but {previous.Layer} has {previous.Units}; one PyTorch module has one hidden size");
                 if (halves.Count != previousDirections)
                     throw StackError(module, $"{first.Layer} has {halves.Count} direction(s) but {previous.Layer} has {previousDirections}");
                 int previousOutput = (previous.Find(TensorRole.ProjectionKernel)?.Shape[1] ?? previous.Units) * previousDirections;
