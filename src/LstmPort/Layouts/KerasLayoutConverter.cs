@@ -31,7 +31,7 @@ public static class KerasLayoutConverter
                     case Layout.TensorFlow when !g.IsRecurrent: FromKeras(g, bidirectional, result); break;
                     case Layout.TensorFlow:
                         result.Log.Add($"{g.Describe()}: TF1 cell to Keras {g.LayerType}: fused kernel split, gates to Keras order{(g.LayerType == LayerType.LSTM ? $", forget_bias {g.Text(ConfigKeys.ForgetBias) ?? "1"} folded into the forget-gate bias" : "")}");
-                        FromKeras(LayerGroup.Group(Tf1ToKeras.Convert(g)).Single(), bidirectional, result);
+                        FromKeras(LayerGroup.Group(Tf1ToKeras.Convert(g)).Single(), bidirectional, result, log: false);
                         break;
                     default:
                         result.Refused.Add((g.Layer, "LayoutNotSupported", $"{g.Describe()}: converting {g.Layout} layout to Keras is not supported yet"));
@@ -125,7 +125,7 @@ public static class KerasLayoutConverter
         result.Log.Add($"{g.Describe()} → {g.Layer}: Linear weight transposed to Dense kernel");
     }
 
-    static void FromKeras(LayerGroup g, bool bidirectional, ConversionResult result)
+    static void FromKeras(LayerGroup g, bool bidirectional, ConversionResult result, bool log = true)
     {
         if (!g.IsRecurrent)
         {
@@ -135,7 +135,7 @@ public static class KerasLayoutConverter
                 result.Tensors.Add(LstmTensor.FromTensor(t.Tensor, $"{g.Layer}/{suffix}:0", g.Layer, t.LayerType, t.Role, Layout.Keras,
                     t.Direction, 0, t.GateOrder, t.Units, t.InputSize, t.Config, t.Source));
             }
-            result.Log.Add($"{g.Describe()}: renamed to tf.keras 2.x names");
+            if (log) result.Log.Add($"{g.Describe()}: renamed to tf.keras 2.x names");
             return;
         }
         int gates = Gates.Count(g.LayerType), h = g.Units;
@@ -167,7 +167,7 @@ public static class KerasLayoutConverter
             note = $"CuDNN{g.LayerType} weights to plain {g.LayerType} (kernels per gate to the standard layout{(g.LayerType == LayerType.LSTM ? ", bias halves summed" : ", bias [6h] → [2,3h]")})";
         }
         Emit(result, g, g.Layer, bidirectional, kernel, recurrent, bias, inputSize, config, kernelT.Source);
-        result.Log.Add($"{g.Describe()}: {note}");
+        if (log) result.Log.Add($"{g.Describe()}: {note}");
     }
 
     /// <summary>Writes one Keras recurrent layer (or one half of a Bidirectional) with tf.keras 2.x names.</summary>

@@ -76,7 +76,7 @@ public static class TorchLayoutConverter
             var name = new TorchNames(module, depth, g.Direction, options.AsCell, Stacked: depths > 1);
             try
             {
-                if (keras.IsRecurrent) ConvertRecurrent(keras, name, result);
+                if (keras.IsRecurrent) ConvertRecurrent(keras, name, result, g.Describe());
                 else ConvertPlain(keras, name.Module, result);
             }
             catch (LstmPortException e) { result.Refused.Add((g.Layer, e.ErrorId, e.Message)); }
@@ -108,7 +108,7 @@ public static class TorchLayoutConverter
             cell = LayerGroup.Group(tensors.Where(t => t.Role != TensorRole.Peephole).Select(t => WithoutConfig(t, drop))).Single();
         }
         var keras = LayerGroup.Group(Tf1ToKeras.Convert(cell)).Single();
-        result.Log.Add($"{g.Describe()}: TF1 cell: fused kernel split into input and recurrent rows{(g.LayerType == LayerType.LSTM ? $", gates IJFO→IFCO, forget_bias {keras.Text(ConfigKeys.ForgetBias) ?? cell.Text(ConfigKeys.ForgetBias) ?? "1"} folded into the forget-gate bias" : "")}");
+        result.Log.Add($"{g.Describe()}: TF1 cell: fused kernel split into input and recurrent rows{(g.LayerType == LayerType.LSTM ? $", gates IJFO→IFCO, forget_bias {cell.Text(ConfigKeys.ForgetBias) ?? "1"} folded into the forget-gate bias" : "")}");
         return keras;
     }
 
@@ -165,7 +165,8 @@ public static class TorchLayoutConverter
             : TorchNaming.Key(Module, param, Depth, Direction);
     }
 
-    static void ConvertRecurrent(LayerGroup g, TorchNames name, ConversionResult result)
+    /// <param name="source">How the log names the layer (a TF1 cell's scope, not its Keras stand-in).</param>
+    static void ConvertRecurrent(LayerGroup g, TorchNames name, ConversionResult result, string source)
     {
         int gates = Gates.Count(g.LayerType), h = g.Units;
         var kernelT = g.Require(TensorRole.Kernel);
@@ -223,7 +224,7 @@ public static class TorchLayoutConverter
         result.Tensors.Add(Out(biasIh, "bias_ih", TensorRole.InputBias));
         result.Tensors.Add(Out(biasHh, "bias_hh", TensorRole.RecurrentBias));
         var target = name.AsCell ? name.Layer : $"{name.Module} (l{name.Depth}{(g.Direction == Direction.Backward ? ", reverse" : "")})";
-        result.Log.Add($"{g.Describe()} → {target}: {string.Join(", ", steps)}");
+        result.Log.Add($"{source} → {target}: {string.Join(", ", steps)}");
     }
 
     static void ConvertPlain(LayerGroup g, string module, ConversionResult result)
