@@ -9,9 +9,11 @@
 #>
 param(
     [string] $Path = [IO.Path]::Combine($PSScriptRoot, 'stacked_lstm.h5'),
-    [string] $Destination = [IO.Path]::Combine([IO.Path]::GetTempPath(), 'stacked_lstm.pth')
+    [string] $Destination = 'out/examples/stacked_lstm.pth'
 )
 $ErrorActionPreference = 'Stop'
+$folder = [IO.Path]::GetDirectoryName($ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Destination))
+$null = [IO.Directory]::CreateDirectory($folder)
 
 # What is in the file, and does each layer have an exact PyTorch equivalent?
 Get-LstmLayer $Path | Out-Default

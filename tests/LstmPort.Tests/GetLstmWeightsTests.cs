@@ -185,5 +185,6 @@ public sealed class CompletionTests(ModuleSession ps) : IClassFixture<ModuleSess
         Assert.Equal(["decoder"], Complete($"Get-LstmWeights '{path}' -Layer d"));
         Assert.Empty(Complete("Get-LstmWeights -Path ./no-such-file -Layer e"));
         Assert.Contains("SafeTensors", Complete("Get-LstmWeights x -Format S"));
+        Assert.Equal(["decoder"], Complete($"Get-LstmLayer '{path}' -Layer d"));
     }
 }

@@ -162,6 +162,19 @@ public sealed class FreshProcessTests
     }
 
     [Fact]
+    public void The_READMEs_main_job_runs_in_a_fresh_process()
+    {
+        using var dir = new TempDir();
+        var pth = dir.File("stacked.pth");
+        var (code, stdout, stderr) = RunHost("-File", Path.Combine(Repo.Root, "examples", "convert.ps1"), Path.Combine(Repo.Root, "examples", "stacked_lstm.h5"), pth);
+        Assert.True(code == 0, stderr);
+        Assert.True(File.Exists(pth));
+        Assert.Equal(5, stdout.Split('\n').Count(l => l.TrimEnd().EndsWith("seq,h,c") || l.TrimEnd().EndsWith(" seq")));
+        Assert.Equal(5, stdout.Split('\n').Count(l => l.Contains(" Passed ")));
+        Assert.DoesNotContain("Failed", stdout);
+    }
+
+    [Fact]
     public void Host_rejects_bad_usage()
     {
         var (code, _, stderr) = RunHost("-Bogus");

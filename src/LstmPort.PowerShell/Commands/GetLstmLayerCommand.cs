@@ -27,6 +27,7 @@ public sealed class GetLstmLayerCommand : LstmPortCmdlet
     [Parameter(ParameterSetName = LiteralPathSet)]
     [SupportsWildcards]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(LayerNameCompleter))]
     public string[]? Layer { get; set; }
 
     [Parameter(ParameterSetName = PathSet)]
