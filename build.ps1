@@ -39,8 +39,11 @@ if ($Docs) {
     } else {
         Import-Module Microsoft.PowerShell.PlatyPS
         $help = Get-ChildItem ./docs -Filter *-*.md | Import-MarkdownCommandHelp
-        $help | Export-MamlCommandHelp -OutputFolder ./out/maml -Force | Out-Null
-        Copy-Item ./out/maml/LstmPort/LstmPort.PowerShell.dll-Help.xml ./en-US/ -Force
+        # PlatyPS names the file after the module (LstmPort-Help.xml; older builds put it in a LstmPort folder);
+        # PowerShell looks for it under the cmdlet assembly's name.
+        $maml = $help | Export-MamlCommandHelp -OutputFolder ./out/maml -Force | Select-Object -First 1
+        if (-not $maml) { $maml = Get-ChildItem ./out/maml -Recurse -Filter *-Help.xml | Select-Object -First 1 }
+        Copy-Item $maml.FullName ./en-US/LstmPort.PowerShell.dll-Help.xml -Force
     }
 }
 
