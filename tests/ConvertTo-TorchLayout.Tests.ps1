@@ -42,9 +42,9 @@ Describe 'ConvertTo-TorchLayout' {
     It 'says why layers cannot be stacked' {
         # lstm (input 3) after lstm_1 (output 4): sizes do not chain in that order.
         $reversed = @($keras | Where-Object Layer -EQ 'lstm_1') + @($keras | Where-Object Layer -EQ 'lstm')
-        $reversed | ConvertTo-TorchLayout -StackAs rnn -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
-        $err[0].FullyQualifiedErrorId | Should -BeLike 'CannotStack*'
-        $err[0].Exception.Message | Should -Match 'lstm takes 3 inputs but lstm_1 gives 4'
+        # The whole call stops (a statement-terminating error): no half-stacked output.
+        { $reversed | ConvertTo-TorchLayout -StackAs rnn } |
+            Should -Throw -ErrorId 'CannotStack' -ExpectedMessage '*lstm takes 3 inputs but lstm_1 gives 4*'
     }
 
     It 'refuses a hard_sigmoid layer with its reason and converts it under -Force' -Skip:(-not (Test-Path "$Fixtures/dl4j-keras2-simple-lstm")) {
