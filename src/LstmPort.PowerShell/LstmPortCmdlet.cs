@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using LstmPort.Formats;
 
 namespace LstmPort.PowerShell;
 
@@ -56,6 +57,25 @@ public abstract class LstmPortCmdlet : PSCmdlet
             { WriteError(new ErrorRecord(e, "InvalidPath", ErrorCategory.InvalidArgument, p)); continue; }
 
             foreach (var r in resolved) yield return r;
+        }
+    }
+
+    /// <summary>
+    /// Reads each file the paths resolve to. A file that cannot be read becomes an error record and
+    /// the next one is still read; a reader's notes become warnings.
+    /// </summary>
+    protected IEnumerable<WeightFile> ReadFiles(IEnumerable<string> paths, bool literal, WeightFormat format)
+    {
+        foreach (var file in ResolveFiles(paths, literal))
+        {
+            WeightFile weights;
+            try { weights = WeightReader.Read(file, format); }
+            catch (LstmPortException e) { WriteError(ToErrorRecord(e)); continue; }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            { WriteError(new ErrorRecord(e, "FileReadError", ErrorCategory.ReadError, file)); continue; }
+
+            foreach (var w in weights.Warnings) WriteWarning($"{file}: {w}");
+            yield return weights;
         }
     }
 

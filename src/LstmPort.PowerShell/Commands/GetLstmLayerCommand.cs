@@ -44,15 +44,8 @@ public sealed class GetLstmLayerCommand : LstmPortCmdlet
             return;
         }
         var patterns = Layer?.Select(l => new WildcardPattern(l, WildcardOptions.IgnoreCase)).ToArray();
-        foreach (var file in ResolveFiles(ParameterSetName == LiteralPathSet ? LiteralPath : Path, ParameterSetName == LiteralPathSet))
+        foreach (var weights in ReadFiles(ParameterSetName == LiteralPathSet ? LiteralPath : Path, ParameterSetName == LiteralPathSet, Format))
         {
-            WeightFile weights;
-            try { weights = WeightReader.Read(file, Format); }
-            catch (LstmPortException e) { WriteError(ToErrorRecord(e)); continue; }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            { WriteError(new ErrorRecord(e, "FileReadError", ErrorCategory.ReadError, file)); continue; }
-
-            foreach (var w in weights.Warnings) WriteWarning($"{file}: {w}");
             foreach (var layer in LstmLayer.Summarize(weights.Tensors))
                 if (patterns is null || patterns.Any(p => p.IsMatch(layer.Layer)))
                     WriteObject(layer);

@@ -34,15 +34,8 @@ public sealed class GetLstmWeightsCommand : LstmPortCmdlet
     protected override void ProcessRecord()
     {
         var layerPatterns = Layer?.Select(l => new WildcardPattern(l, WildcardOptions.IgnoreCase)).ToArray();
-        foreach (var file in ResolveFiles(ParameterSetName == LiteralPathSet ? LiteralPath : Path, ParameterSetName == LiteralPathSet))
+        foreach (var weights in ReadFiles(ParameterSetName == LiteralPathSet ? LiteralPath : Path, ParameterSetName == LiteralPathSet, Format))
         {
-            WeightFile weights;
-            try { weights = WeightReader.Read(file, Format); }
-            catch (LstmPortException e) { WriteError(ToErrorRecord(e)); continue; }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            { WriteError(new ErrorRecord(e, "FileReadError", ErrorCategory.ReadError, file)); continue; }
-
-            foreach (var w in weights.Warnings) WriteWarning($"{file}: {w}");
             var tensors = ForgetBias is double fb ? LstmPort.Formats.TensorFlow.Tf1Settings.WithForgetBias(weights.Tensors, fb) : weights.Tensors;
             foreach (var t in tensors)
                 if (layerPatterns is null || layerPatterns.Any(p => p.IsMatch(t.Layer)))
