@@ -59,7 +59,7 @@ public sealed class BiasTests(ModuleSession ps) : IClassFixture<ModuleSession>
         Assert.Equal(0f, output[3].Tensor.abs().sum().item<float>());
     }
 
-    [Fact]
+    [SkippableFact]
     public void Merge_refuses_a_GRU_whose_recurrent_new_gate_bias_is_not_zero()
     {
         var layer = TorchLayer(LayerType.GRU);

@@ -133,7 +133,7 @@ public sealed class ConversionTests(ModuleSession ps) : IClassFixture<ModuleSess
         Assert.True(checkedLayers > 0, $"no layer of {fixture} converts exactly");
     }
 
-    [Fact]
+    [SkippableFact]
     public void Layers_without_an_exact_PyTorch_equivalent_are_refused_with_the_reason_and_converted_under_Force()
     {
         var file = Repo.Fixture("dl4j-keras2-simple-lstm", "simple_lstm_tf_keras_2_model.h5");
@@ -204,7 +204,7 @@ public sealed class ConversionTests(ModuleSession ps) : IClassFixture<ModuleSess
         Assert.Equal("lstm_1 → lstm_1 (l0): transposed, gates IFCO→IFGO, bias → bias_ih, bias_hh = 0", verbose);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Metadata_of_converted_tensors_is_right()
     {
         var t = Tensors("gru", LayerType.GRU, 3, 4, resetAfter: true).ToArray();
@@ -377,7 +377,7 @@ public sealed class Tf1ConversionTests(ModuleSession ps) : IClassFixture<ModuleS
         Assert.True(error < 1e-5, $"{cell}: PyTorch differs from TensorFlow's stored outputs by {error:E2}");
     }
 
-    [Fact]
+    [SkippableFact]
     public void A_TF1_GRUCell_is_refused_for_PyTorch_and_converts_exactly_to_Keras()
     {
         var graph = Path.Combine(Graph("grucell"), "frozen_model.pb");
@@ -390,7 +390,7 @@ public sealed class Tf1ConversionTests(ModuleSession ps) : IClassFixture<ModuleS
         Assert.All(keras, t => Assert.Equal((Layout.Keras, GateOrder.ZRH, false), (t.Layout, t.GateOrder, (bool)t.Config[ConfigKeys.ResetAfter]!)));
     }
 
-    [Fact]
+    [SkippableFact]
     public void ForgetBias_is_folded_into_the_forget_gate_bias_and_can_be_overridden()
     {
         var graph = Path.Combine(Graph("basiclstmcell"), "frozen_model.pb");
