@@ -58,6 +58,14 @@ public static class TensorMemory
         }
     }
 
+    /// <summary>The memory of a contiguous tensor of fewer than 2^31 elements, as a span of its element type.</summary>
+    public static unsafe Span<T> Span<T>(torch.Tensor t) where T : unmanaged
+    {
+        if (!t.is_contiguous()) throw new ArgumentException("tensor must be contiguous");
+        if (sizeof(T) != t.element_size()) throw new ArgumentException($"tensor elements are {t.element_size()} bytes, not {sizeof(T)}");
+        return new Span<T>((void*)THSTensor_data(t.Handle), checked((int)t.numel()));
+    }
+
     /// <summary>Reverses the bytes of every element in place (big-endian files).</summary>
     public static unsafe void SwapBytes(torch.Tensor t)
     {
