@@ -4,12 +4,14 @@
 param(
     [Parameter(Mandatory)] [string] $Path,
     [long] $Bytes = 1GB,
-    [int] $Seed = 1234
+    [int] $Seed = 1234,
+    [int] $Units = 0,     # given: this many units instead of the size's
+    [int] $Layers = 3
 )
 $ErrorActionPreference = 'Stop'
 # Three bidirectional layers hold 12h^2 + 24h^2 + 24h^2 = 60h^2 float32 values (biases aside),
 # 240h^2 bytes; h = sqrt(Bytes/256) makes 1GB give h = 2048 exactly (a 1.0e9-byte file).
-$h = [Math]::Max(8, [int][Math]::Round([Math]::Sqrt($Bytes / 256.0)))
+$h = if ($Units -gt 0) { $Units } else { [Math]::Max(8, [int][Math]::Round([Math]::Sqrt($Bytes / 256.0))) }
 $inputSize = [int]($h / 2)
 [LstmPort.TorchRuntime]::EnsureLoaded()
 $null = [TorchSharp.torch]::manual_seed($Seed)
@@ -32,8 +34,7 @@ function LstmLayer([string] $layer, [int] $in) {
 
 & {
     LstmLayer 'bidirectional' $inputSize
-    LstmLayer 'bidirectional_1' (2 * $h)
-    LstmLayer 'bidirectional_2' (2 * $h)
+    for ($i = 1; $i -lt $Layers; $i++) { LstmLayer "bidirectional_$i" (2 * $h) }
     [LstmPort.LstmTensor]::FromTensor((Rand @((2 * $h), 1)), 'dense/dense/kernel:0', 'dense', 'Dense', 'Kernel', 'Keras')
     [LstmPort.LstmTensor]::FromTensor((Rand @(1)), 'dense/dense/bias:0', 'dense', 'Dense', 'Bias', 'Keras')
 } | Export-LstmWeights $Path -Force

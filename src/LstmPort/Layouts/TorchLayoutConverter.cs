@@ -138,8 +138,8 @@ public static class TorchLayoutConverter
 
         if (from != to && from != GateOrder.None) _ = Gates.Permutation(from, to); // mismatched orders fail here, not at the first use
         // Each converted tensor is computed from its source when first used (see Derived).
-        var weightIh = Derived(kernelT, k => Reordered((cudnn ? CudnnKernels.StandardKernel(k, gates, h, inputSize) : k).t(), from, to));
-        var weightHh = Derived(recurrentT, r => Reordered((cudnn ? CudnnKernels.StandardRecurrentKernel(r, gates) : r).t(), from, to));
+        var weightIh = Derived(kernelT, k => InTorchOrder(TensorMemory.Transposed(cudnn ? CudnnKernels.StandardKernel(k, gates, h, inputSize) : k), from, to));
+        var weightHh = Derived(recurrentT, r => InTorchOrder(TensorMemory.Transposed(cudnn ? CudnnKernels.StandardRecurrentKernel(r, gates) : r), from, to));
         if (cudnn) steps.Add("CuDNN kernels to standard layout");
         if (from.ToString() != to.ToString() && g.LayerType != LayerType.SimpleRNN) steps.Add($"gates {from}→{to}");
 
@@ -198,7 +198,7 @@ public static class TorchLayoutConverter
         if (kernel.Shape.Length != 2) throw ShapeError(g, kernel, "[in,out]");
         int inputSize = kernel.Shape[0], units = kernel.Shape[1];
         result.Tensors.Add(new LstmTensor($"{module}.weight", module, LayerType.Dense, TensorRole.Weight, Layout.Torch, [units, inputSize], kernel.DType,
-            Derived(kernel, k => k.t().contiguous()), units: units, inputSize: inputSize, config: g.Config, source: kernel.Source, reloadable: true));
+            Derived(kernel, TensorMemory.Transposed), units: units, inputSize: inputSize, config: g.Config, source: kernel.Source, reloadable: true));
         if (g.Find(TensorRole.Bias) is { } bias)
         {
             CheckShape(g, bias, [units]);
@@ -223,13 +223,16 @@ public static class TorchLayoutConverter
         return result.MoveToOuterDisposeScope();
     };
 
-    /// <summary>Gate blocks along dim 0 in the target order, in new contiguous memory (no copy beyond the one needed).</summary>
-    static Tensor Reordered(Tensor t, GateOrder from, GateOrder to)
-    {
-        var perm = from == GateOrder.None ? [] : Gates.Permutation(from, to);
-        if (perm.Where((p, i) => p != i).Any()) return Gates.Reorder(t, 0, from, to).contiguous();
-        return t.is_contiguous() ? t.clone() : t.contiguous();
-    }
+    static bool SameOrder(GateOrder from, GateOrder to) =>
+        from == GateOrder.None || Gates.Permutation(from, to).Select((p, i) => p == i).All(same => same);
+
+    /// <summary>Gate blocks along dim 0 in the target order, in new contiguous memory.</summary>
+    static Tensor Reordered(Tensor t, GateOrder from, GateOrder to) =>
+        !SameOrder(from, to) ? Gates.Reorder(t, 0, from, to).contiguous() : t.is_contiguous() ? t.clone() : t.contiguous();
+
+    /// <summary>A freshly computed tensor in the target gate order; it is kept as it is when the order is the same (Keras IFCO is PyTorch IFGO).</summary>
+    static Tensor InTorchOrder(Tensor fresh, GateOrder from, GateOrder to) =>
+        SameOrder(from, to) ? fresh : Gates.Reorder(fresh, 0, from, to).contiguous();
 
     /// <summary>
     /// -StackAs: the recurrent layers become depths l0..l(n-1) of one module. They must be one
