@@ -58,6 +58,58 @@ public static class TensorMemory
         }
     }
 
+    /// <summary>The memory of a contiguous tensor of fewer than 2^31 elements, as a span of its element type.</summary>
+    public static unsafe Span<T> Span<T>(torch.Tensor t) where T : unmanaged
+    {
+        if (!t.is_contiguous()) throw new ArgumentException("tensor must be contiguous");
+        if (sizeof(T) != t.element_size()) throw new ArgumentException($"tensor elements are {t.element_size()} bytes, not {sizeof(T)}");
+        return new Span<T>((void*)THSTensor_data(t.Handle), checked((int)t.numel()));
+    }
+
+    /// <summary>
+    /// The transpose of a 2-D tensor in new contiguous memory, copied in cache-sized tiles on all
+    /// cores. The matrices of a Keras-to-PyTorch conversion are all transposed; this is the one copy it needs.
+    /// </summary>
+    public static unsafe torch.Tensor Transposed(torch.Tensor m)
+    {
+        if (m.dim() != 2) throw new ArgumentException("expected a 2-D tensor");
+        using var src = m.contiguous();
+        long rows = src.shape[0], cols = src.shape[1];
+        var dst = torch.empty([cols, rows], src.dtype);
+        nint s = THSTensor_data(src.Handle), d = THSTensor_data(dst.Handle);
+        switch (src.element_size())
+        {
+            case 1: Tiles<byte>(s, d, rows, cols); break;
+            case 2: Tiles<ushort>(s, d, rows, cols); break;
+            case 4: Tiles<uint>(s, d, rows, cols); break;
+            case 8: Tiles<ulong>(s, d, rows, cols); break;
+            default: dst.Dispose(); return m.t().contiguous();
+        }
+        return dst;
+    }
+
+    static unsafe void Tiles<T>(nint source, nint target, long rows, long cols) where T : unmanaged
+    {
+        const int B = 64;
+        long blocks = (rows + B - 1) / B;
+        void Block(long b)
+        {
+            T* s = (T*)source, d = (T*)target;
+            long i0 = b * B, i1 = Math.Min(i0 + B, rows);
+            for (long j0 = 0; j0 < cols; j0 += B)
+            {
+                long j1 = Math.Min(j0 + B, cols);
+                for (long i = i0; i < i1; i++)
+                {
+                    T* row = s + i * cols;
+                    for (long j = j0; j < j1; j++) d[j * rows + i] = row[j];
+                }
+            }
+        }
+        if (rows * cols < 1 << 16) { for (long b = 0; b < blocks; b++) Block(b); }
+        else Parallel.For(0L, blocks, Block);
+    }
+
     /// <summary>Reverses the bytes of every element in place (big-endian files).</summary>
     public static unsafe void SwapBytes(torch.Tensor t)
     {

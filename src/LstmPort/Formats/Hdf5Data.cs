@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using PureHDF;
+using PureHDF.VOL.Native;
 using TorchSharp;
 
 namespace LstmPort.Formats;
@@ -105,22 +106,37 @@ static class Hdf5Data
         };
     }
 
-    /// <summary>Reads a whole dataset (type checked by <see cref="DType"/> beforehand) into a new tensor.</summary>
-    public static torch.Tensor ReadTensor(IH5Dataset d, string dtype, int[] shape)
+    /// <summary>
+    /// Reads a whole dataset (type checked by <see cref="DType"/> beforehand) into a new tensor:
+    /// PureHDF decodes straight into the tensor's own memory, so the data is held once.
+    /// </summary>
+    public static torch.Tensor ReadTensor(NativeDataset d, string dtype, int[] shape)
     {
         TorchRuntime.EnsureLoaded();
-        var dims = shape.Select(x => (long)x).ToArray();
-        return dtype switch
+        var scalar = dtype switch
         {
-            "float32" => torch.tensor(d.Read<float[]>(), dims),
-            "float64" => torch.tensor(d.Read<double[]>(), dims),
-            "float16" => torch.tensor(d.Read<Half[]>().Select(h => (float)h).ToArray(), dims).to_type(torch.ScalarType.Float16),
-            "int64" => torch.tensor(d.Read<long[]>(), dims),
-            "int32" => torch.tensor(d.Read<int[]>(), dims),
-            "int16" => torch.tensor(d.Read<short[]>(), dims),
-            "int8" => torch.tensor(d.Read<sbyte[]>().Select(v => (long)v).ToArray(), dims).to_type(torch.ScalarType.Int8),
-            "uint8" => torch.tensor(d.Read<byte[]>(), dims),
+            "float32" or "float64" or "float16" or "int64" or "int32" or "int16" or "int8" or "uint8" => DTypes.Parse(dtype),
             _ => throw new LstmPortException("UnsupportedDType", ErrorKind.NotSupported, $"dataset '{d.Name}' has type {dtype}"),
         };
+        var t = torch.empty(shape.Select(x => (long)x).ToArray(), scalar);
+        try
+        {
+            if (t.numel() == 0) return t;
+            if (t.numel() > int.MaxValue)
+                throw new LstmPortException("TensorTooLarge", ErrorKind.NotSupported, $"dataset '{d.Name}' has {t.numel():N0} elements; LstmPort reads HDF5 datasets of up to {int.MaxValue:N0}.");
+            switch (dtype)
+            {
+                case "float32": d.Read(TensorMemory.Span<float>(t)); break;
+                case "float64": d.Read(TensorMemory.Span<double>(t)); break;
+                case "float16": d.Read(TensorMemory.Span<Half>(t)); break;
+                case "int64": d.Read(TensorMemory.Span<long>(t)); break;
+                case "int32": d.Read(TensorMemory.Span<int>(t)); break;
+                case "int16": d.Read(TensorMemory.Span<short>(t)); break;
+                case "int8": d.Read(TensorMemory.Span<sbyte>(t)); break;
+                default: d.Read(TensorMemory.Span<byte>(t)); break;
+            }
+            return t;
+        }
+        catch { t.Dispose(); throw; }
     }
 }

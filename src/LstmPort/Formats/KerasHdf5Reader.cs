@@ -98,7 +98,7 @@ public sealed class KerasHdf5Reader : IWeightReader
     }
 
     internal static TorchSharp.torch.Tensor LoadDataset(NativeFile file, DatasetRef d) =>
-        Hdf5Data.ReadTensor(file.Dataset(d.Path), d.DType, d.Shape);
+        Hdf5Data.ReadTensor((NativeDataset)file.Dataset(d.Path), d.DType, d.Shape);
 }
 
 /// <summary>Finds each layer's <c>{class_name, config}</c> in a Keras model config (Keras 1, 2, 3; Sequential, functional, nested).</summary>

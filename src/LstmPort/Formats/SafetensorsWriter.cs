@@ -67,7 +67,9 @@ public sealed class SafetensorsWriter : IWeightWriter
 
     internal static void WriteData(Stream output, LstmTensor t)
     {
-        var data = t.Tensor;
+        // Borrowed: a tensor read or converted just for this write is freed right after it.
+        using var lease = t.Borrow();
+        var data = lease.Tensor;
         if (LstmPort.DTypes.Name(data.dtype) != t.DType)
             throw new LstmPortException("TensorSizeMismatch", ErrorKind.InvalidData, $"'{t.Name}' holds {LstmPort.DTypes.Name(data.dtype)} data but says it is {t.DType}.", t.Name);
         TensorMemory.Write(data, output);

@@ -15,6 +15,7 @@ namespace LstmPort.Layouts;
 /// </summary>
 public static partial class KerasLayers
 {
+    /// <param name="Load">Reads the data anew on every call (the caller owns what it returns).</param>
     public sealed record Weight(string Name, int[] Shape, string DType, Func<torch.Tensor> Load);
 
     /// <param name="Config">The layer's <c>{"class_name": ..., "config": {...}}</c> object, when the file has a model config.</param>
@@ -93,7 +94,7 @@ public static partial class KerasLayers
         if (type == LayerType.Other)
         {
             foreach (var w in layer.Weights)
-                result.Add(new LstmTensor(w.Name, layer.Name, LayerType.Other, TensorRole.Other, Layout.Keras, w.Shape, w.DType, w.Load, source: origin.Path));
+                result.Add(new LstmTensor(w.Name, layer.Name, LayerType.Other, TensorRole.Other, Layout.Keras, w.Shape, w.DType, w.Load, source: origin.Path, reloadable: true));
             return false;
         }
 
@@ -445,7 +446,7 @@ public static partial class KerasLayers
         foreach (var p in a.Pieces)
             result.Add(new LstmTensor(p.Name, layer, type, p.Role, Layout.Keras, p.Shape, p.DType, p.Load, direction,
                 gateOrder: p.Role is TensorRole.Embeddings or TensorRole.Other ? GateOrder.None : order, units: a.Units, inputSize: a.InputSize,
-                config: config, source: origin.Path));
+                config: config, source: origin.Path, reloadable: true));
     }
 
     static LstmPortException Mismatch(Origin origin, Layer layer, string what) =>

@@ -179,36 +179,36 @@ public static class TorchLayoutConverter
         bool cudnn = g.Flag(ConfigKeys.Cudnn);
         var steps = new List<string> { "transposed" };
 
-        Tensor kernel = kernelT.Tensor, recurrent = recurrentT.Tensor;
-        if (cudnn)
-        {
-            kernel = CudnnKernels.StandardKernel(kernel, gates, h, inputSize);
-            recurrent = CudnnKernels.StandardRecurrentKernel(recurrent, gates);
-            steps.Add("CuDNN kernels to standard layout");
-        }
-        var weightIh = Gates.Reorder(kernel.t(), 0, from, to).contiguous();
-        var weightHh = Gates.Reorder(recurrent.t(), 0, from, to).contiguous();
+        if (from != to && from != GateOrder.None) _ = Gates.Permutation(from, to); // mismatched orders fail here, not at the first use
+        // Each converted tensor is computed from its source when first used (see Derived).
+        var weightIh = Derived(kernelT, k => InTorchOrder(TensorMemory.Transposed(cudnn ? CudnnKernels.StandardKernel(k, gates, h, inputSize) : k), from, to));
+        var weightHh = Derived(recurrentT, r => InTorchOrder(TensorMemory.Transposed(cudnn ? CudnnKernels.StandardRecurrentKernel(r, gates) : r), from, to));
+        if (cudnn) steps.Add("CuDNN kernels to standard layout");
         if (from.ToString() != to.ToString() && g.LayerType != LayerType.SimpleRNN) steps.Add($"gates {from}→{to}");
 
-        Tensor biasIh, biasHh;
+        Func<Tensor> biasIh, biasHh;
+        string biasDType;
         var biasT = g.Find(TensorRole.Bias);
         if (biasT is null)
         {
-            biasIh = zeros(gates * h, weightIh.dtype);
-            biasHh = zeros(gates * h, weightIh.dtype);
+            var dtype = DTypes.Parse(kernelT.DType);
+            biasDType = kernelT.DType;
+            biasIh = biasHh = () => zeros(gates * h, dtype);
             steps.Add("no bias: bias_ih = bias_hh = 0");
         }
         else if (biasT.Shape.SequenceEqual([gates * h]))
         {
-            biasIh = Gates.Reorder(biasT.Tensor, 0, from, to).contiguous();
-            biasHh = zeros_like(biasIh);
+            var dtype = DTypes.Parse(biasT.DType);
+            biasDType = biasT.DType;
+            biasIh = Derived(biasT, b => Reordered(b, from, to));
+            biasHh = () => zeros(gates * h, dtype);
             steps.Add("bias → bias_ih, bias_hh = 0");
         }
         else if (biasT.Shape.SequenceEqual([2, gates * h]) || biasT.Shape.SequenceEqual([2 * gates * h]))
         {
-            var halves = biasT.Tensor.reshape(2, gates * h);
-            biasIh = Gates.Reorder(halves[0], 0, from, to).contiguous();
-            biasHh = Gates.Reorder(halves[1], 0, from, to).contiguous();
+            biasDType = biasT.DType;
+            biasIh = Derived(biasT, b => Reordered(b.reshape(2, gates * h)[0], from, to));
+            biasHh = Derived(biasT, b => Reordered(b.reshape(2, gates * h)[1], from, to));
             steps.Add("bias input half → bias_ih, recurrent half → bias_hh");
         }
         else throw ShapeError(g, biasT, $"[{gates * h}], [2,{gates * h}] or [{2 * gates * h}]");
@@ -217,12 +217,12 @@ public static class TorchLayoutConverter
         // The converted weights are plain LSTM/GRU weights, whatever layer they came from.
         var config = new Dictionary<string, object?>(g.Config, StringComparer.OrdinalIgnoreCase);
         config.Remove(ConfigKeys.Cudnn);
-        LstmTensor Out(Tensor t, string param, TensorRole role) => LstmTensor.FromTensor(t, name.Key(param), name.Layer, g.LayerType, role,
-            Layout.Torch, g.Direction, name.AsCell ? 0 : name.Depth, order, h, inputSize, config, kernelT.Source);
-        result.Tensors.Add(Out(weightIh, "weight_ih", TensorRole.Kernel));
-        result.Tensors.Add(Out(weightHh, "weight_hh", TensorRole.RecurrentKernel));
-        result.Tensors.Add(Out(biasIh, "bias_ih", TensorRole.InputBias));
-        result.Tensors.Add(Out(biasHh, "bias_hh", TensorRole.RecurrentBias));
+        LstmTensor Out(Func<Tensor> compute, int[] shape, string dtype, string param, TensorRole role) => new(name.Key(param), name.Layer, g.LayerType, role,
+            Layout.Torch, shape, dtype, compute, g.Direction, name.AsCell ? 0 : name.Depth, order, h, inputSize, config, kernelT.Source, reloadable: true);
+        result.Tensors.Add(Out(weightIh, [gates * h, inputSize], kernelT.DType, "weight_ih", TensorRole.Kernel));
+        result.Tensors.Add(Out(weightHh, [gates * h, h], recurrentT.DType, "weight_hh", TensorRole.RecurrentKernel));
+        result.Tensors.Add(Out(biasIh, [gates * h], biasDType, "bias_ih", TensorRole.InputBias));
+        result.Tensors.Add(Out(biasHh, [gates * h], biasDType, "bias_hh", TensorRole.RecurrentBias));
         var target = name.AsCell ? name.Layer : $"{name.Module} (l{name.Depth}{(g.Direction == Direction.Backward ? ", reverse" : "")})";
         result.Log.Add($"{source} → {target}: {string.Join(", ", steps)}");
     }
@@ -232,24 +232,50 @@ public static class TorchLayoutConverter
         if (g.LayerType == LayerType.Embedding)
         {
             var e = g.Require(TensorRole.Embeddings);
-            result.Tensors.Add(LstmTensor.FromTensor(e.Tensor, $"{module}.weight", module, LayerType.Embedding, TensorRole.Embeddings,
-                Layout.Torch, units: e.Shape[1], inputSize: e.Shape[0], config: g.Config, source: e.Source));
+            result.Tensors.Add(new LstmTensor($"{module}.weight", module, LayerType.Embedding, TensorRole.Embeddings, Layout.Torch, e.Shape, e.DType,
+                Derived(e, t => t), units: e.Shape[1], inputSize: e.Shape[0], config: g.Config, source: e.Source, reloadable: true));
             result.Log.Add($"{g.Describe()} → {module}.weight: embeddings unchanged");
             return;
         }
         var kernel = g.Require(TensorRole.Kernel);
         if (kernel.Shape.Length != 2) throw ShapeError(g, kernel, "[in,out]");
         int inputSize = kernel.Shape[0], units = kernel.Shape[1];
-        result.Tensors.Add(LstmTensor.FromTensor(kernel.Tensor.t().contiguous(), $"{module}.weight", module, LayerType.Dense, TensorRole.Weight,
-            Layout.Torch, units: units, inputSize: inputSize, config: g.Config, source: kernel.Source));
+        result.Tensors.Add(new LstmTensor($"{module}.weight", module, LayerType.Dense, TensorRole.Weight, Layout.Torch, [units, inputSize], kernel.DType,
+            Derived(kernel, TensorMemory.Transposed), units: units, inputSize: inputSize, config: g.Config, source: kernel.Source, reloadable: true));
         if (g.Find(TensorRole.Bias) is { } bias)
         {
             CheckShape(g, bias, [units]);
-            result.Tensors.Add(LstmTensor.FromTensor(bias.Tensor, $"{module}.bias", module, LayerType.Dense, TensorRole.Bias,
-                Layout.Torch, units: units, inputSize: inputSize, config: g.Config, source: bias.Source));
+            result.Tensors.Add(new LstmTensor($"{module}.bias", module, LayerType.Dense, TensorRole.Bias, Layout.Torch, bias.Shape, bias.DType,
+                Derived(bias, b => b), units: units, inputSize: inputSize, config: g.Config, source: bias.Source, reloadable: true));
         }
         result.Log.Add($"{g.Describe()} → {module}.weight: kernel transposed to Linear weight");
     }
+
+    /// <summary>
+    /// A converted tensor's loader: borrows the source (a file-backed source is read for this
+    /// computation and freed after it, a loaded one is used as it is), computes, and frees every
+    /// intermediate, so converting and writing a model holds about one layer's tensors at a time.
+    /// </summary>
+    static Func<Tensor> Derived(LstmTensor source, Func<Tensor, Tensor> compute) => () =>
+    {
+        using var lease = source.Borrow();
+        using var scope = NewDisposeScope();
+        var result = compute(lease.Tensor);
+        // A new handle when the computation is the identity, so releasing the result never frees the source's own tensor.
+        if (ReferenceEquals(result, lease.Tensor)) result = result.detach();
+        return result.MoveToOuterDisposeScope();
+    };
+
+    static bool SameOrder(GateOrder from, GateOrder to) =>
+        from == GateOrder.None || Gates.Permutation(from, to).Select((p, i) => p == i).All(same => same);
+
+    /// <summary>Gate blocks along dim 0 in the target order, in new contiguous memory.</summary>
+    static Tensor Reordered(Tensor t, GateOrder from, GateOrder to) =>
+        !SameOrder(from, to) ? Gates.Reorder(t, 0, from, to).contiguous() : t.is_contiguous() ? t.clone() : t.contiguous();
+
+    /// <summary>A freshly computed tensor in the target gate order; it is kept as it is when the order is the same (Keras IFCO is PyTorch IFGO).</summary>
+    static Tensor InTorchOrder(Tensor fresh, GateOrder from, GateOrder to) =>
+        SameOrder(from, to) ? fresh : Gates.Reorder(fresh, 0, from, to).contiguous();
 
     /// <summary>
     /// -StackAs: the recurrent layers become depths l0..l(n-1) of one module. They must be one

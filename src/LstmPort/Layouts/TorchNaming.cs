@@ -10,6 +10,7 @@ namespace LstmPort.Layouts;
 /// </summary>
 public static partial class TorchNaming
 {
+    /// <param name="Load">Reads the data anew on every call (the caller owns what it returns).</param>
     public sealed record RawTensor(string Name, int[] Shape, string DType, Func<torch.Tensor> Load);
 
     [GeneratedRegex(@"^(?:(?<module>.+)\.)?(?<param>weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)(?:_l(?<depth>\d+))?(?<reverse>_reverse)?$")]
@@ -55,7 +56,7 @@ public static partial class TorchNaming
                 };
                 var order = info.Type switch { LayerType.LSTM => GateOrder.IFGO, LayerType.GRU => GateOrder.RZN, _ => GateOrder.None };
                 result.Add(new LstmTensor(r.Name, key.Module, info.Type, role, Layout.Torch, r.Shape, r.DType, r.Load,
-                    key.Dir, key.Depth, order, info.Units, info.Input, source: source));
+                    key.Dir, key.Depth, order, info.Units, info.Input, source: source, reloadable: true));
                 continue;
             }
             var plain = PlainKey().Match(r.Name);
@@ -73,12 +74,12 @@ public static partial class TorchNaming
                 {
                     var role = isWeight ? (type == LayerType.Embedding ? TensorRole.Embeddings : TensorRole.Weight) : TensorRole.Bias;
                     result.Add(new LstmTensor(r.Name, module, type, role, Layout.Torch, r.Shape, r.DType, r.Load,
-                        units: weight!.Shape[0], inputSize: weight.Shape[1], source: source));
+                        units: weight!.Shape[0], inputSize: weight.Shape[1], source: source, reloadable: true));
                     continue;
                 }
             }
             var layer = r.Name.Contains('.') ? r.Name[..r.Name.LastIndexOf('.')] : r.Name;
-            result.Add(new LstmTensor(r.Name, layer, LayerType.Other, TensorRole.Other, Layout.Torch, r.Shape, r.DType, r.Load, source: source));
+            result.Add(new LstmTensor(r.Name, layer, LayerType.Other, TensorRole.Other, Layout.Torch, r.Shape, r.DType, r.Load, source: source, reloadable: true));
         }
         return result;
     }

@@ -1,0 +1,165 @@
+using System.Diagnostics;
+using System.Globalization;
+
+// Usage: dotnet run -c Release --project bench/LstmPort.Bench -- [--size 1GB] [--runs 5] [--out DIR] [--no-baseline]
+long size = 1L << 30;
+int runs = 5;
+string? outDir = null;
+bool baseline = true;
+for (int i = 0; i < args.Length; i++)
+{
+    switch (args[i])
+    {
+        case "--size": size = ParseSize(args[++i]); break;
+        case "--runs": runs = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+        case "--out": outDir = args[++i]; break;
+        case "--no-baseline": baseline = false; break;
+        default: Console.Error.WriteLine($"unknown argument {args[i]}; usage: [--size 1GB] [--runs 5] [--out DIR] [--no-baseline]"); return 2;
+    }
+}
+
+var repo = FindRepo() ?? throw new InvalidOperationException("cannot find the repository (LstmPort.psd1) above " + AppContext.BaseDirectory);
+var bench = Path.Combine(repo, "bench");
+outDir ??= Path.Combine(bench, "out");
+Directory.CreateDirectory(outDir);
+#if DEBUG
+const string Configuration = "Debug";
+#else
+const string Configuration = "Release";
+#endif
+var hostDll = Path.Combine(repo, "src", "LstmPort.Host", "bin", Configuration, "net10.0",
+    System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier, "lstmport-host.dll");
+var pwsh = FindOnPath("pwsh");
+var python = File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : null;
+var timeTool = File.Exists("/usr/bin/time") ? "/usr/bin/time" : null;
+var psd1 = Path.Combine(repo, "out", "LstmPort", "LstmPort.psd1");
+
+// A PowerShell script as a user would run it: pwsh when installed, else the embedded host.
+string[] PowerShell(string script, params string[] a) => pwsh is not null
+    ? [pwsh, "-NoProfile", "-Command", $"Import-Module '{psd1}'; & '{Path.Combine(bench, script)}' {string.Join(' ', a.Select(x => $"'{x}'"))}"]
+    : ["dotnet", hostDll, "-File", Path.Combine(bench, script), .. a];
+
+Console.WriteLine($"LstmPort benchmark: {Environment.ProcessorCount} cores, load average {LoadAverage()}, {(pwsh is null ? "embedded host (no pwsh)" : "pwsh")}, {Configuration}");
+var model = Path.Combine(outDir, $"model-{size}.h5");
+if (!File.Exists(model))
+{
+    Console.WriteLine($"generating {model} ...");
+    Check(Run(PowerShell("generate.ps1", model, size.ToString(CultureInfo.InvariantCulture))), "generate.ps1");
+}
+var lstm512 = Path.Combine(outDir, "bilstm512x2.h5");
+if (!File.Exists(lstm512)) Check(Run(PowerShell("generate.ps1", lstm512, "0", "1234", "512", "2")), "generate.ps1 (512)");
+Console.WriteLine($"model: {new FileInfo(model).Length:N0} bytes");
+
+bool haveBaseline = baseline && python is not null && Run([python, "-c", "import torch, h5py, numpy"]).ExitCode == 0;
+if (baseline && !haveBaseline) Console.WriteLine("Python baseline skipped: /usr/bin/python3 with torch, h5py and numpy not found (Debian: apt-get install python3-torch python3-h5py).");
+
+var ours = new List<Sample>();
+var theirs = new List<Sample>();
+var oursOut = Path.Combine(outDir, "lstmport.pth");
+var theirsOut = Path.Combine(outDir, "python.pth");
+var convert = PowerShell("convert.ps1", model, oursOut);
+for (int r = 0; r < runs; r++)
+{
+    ours.Add(Check(Run(convert), "convert.ps1"));
+    if (haveBaseline) theirs.Add(Check(Run([python!, Path.Combine(bench, "baseline.py"), model, theirsOut]), "baseline.py"));
+    Console.WriteLine($"  run {r + 1}: LstmPort {ours[^1]}" + (haveBaseline ? $"   Python {theirs[^1]}" : ""));
+}
+
+Console.WriteLine();
+Console.WriteLine($"{"",-22} {"wall median",12} {"wall min-max",16} {"peak RSS median",16}");
+Report("LstmPort (cmdlets)", ours);
+if (haveBaseline)
+{
+    Report("Python (h5py+torch)", theirs);
+    var equal = Run([python!, Path.Combine(bench, "compare.py"), oursOut, theirsOut]);
+    Console.WriteLine($"outputs: {equal.Output.Trim()}");
+    double wall = Median(ours.Select(s => s.Wall)) / Median(theirs.Select(s => s.Wall));
+    double rss = Median(ours.Select(s => (double)s.PeakKb)) / Median(theirs.Select(s => (double)s.PeakKb));
+    Console.WriteLine($"ratio LstmPort / Python: wall {wall:F2}, peak RSS {rss:F2}   (targets: at most 0.50 and 0.60)");
+    if (equal.ExitCode != 0) { Console.Error.WriteLine("the two outputs differ"); return 1; }
+}
+
+Console.WriteLine();
+var cmdlets = Check(Run(PowerShell("cmdlets.ps1", model, lstm512)), "cmdlets.ps1");
+Console.WriteLine("cmdlet timings (ms, in one process):");
+Console.Write(cmdlets.Output);
+var import = Enumerable.Range(0, 3).Select(_ => Check(Run(pwsh is not null
+    ? [pwsh, "-NoProfile", "-Command", $"(Measure-Command {{ Import-Module '{psd1}' }}).TotalMilliseconds"]
+    : ["dotnet", hostDll, "-Command", "'ready'"]), "Import-Module")).ToList();
+Console.WriteLine(pwsh is not null
+    ? $"Import-Module LstmPort (ms, median of 3 fresh pwsh): {Median(import.Select(s => double.Parse(s.Output.Trim(), CultureInfo.InvariantCulture))):F0}"
+    : $"host start + Import-Module + a command (whole process, median of 3): {Median(import.Select(s => s.Wall)) * 1000:F0} ms");
+return 0;
+
+static void Report(string name, List<Sample> s) =>
+    Console.WriteLine($"{name,-22} {Median(s.Select(x => x.Wall)),10:F2} s {s.Min(x => x.Wall),7:F2}-{s.Max(x => x.Wall):F2} s {Median(s.Select(x => (double)x.PeakKb)) / 1024,12:F0} MB");
+
+static double Median(IEnumerable<double> values)
+{
+    var v = values.OrderBy(x => x).ToArray();
+    return v.Length % 2 == 1 ? v[v.Length / 2] : (v[v.Length / 2 - 1] + v[v.Length / 2]) / 2;
+}
+
+Sample Check(Sample s, string what)
+{
+    if (s.ExitCode != 0) throw new InvalidOperationException($"{what} failed (exit {s.ExitCode}):\n{s.Output}\n{s.Error}");
+    return s;
+}
+
+// Wall time from start to exit; peak RSS from the kernel's rusage of the finished child
+// (/usr/bin/time), else the highest VmHWM read from /proc while it ran.
+Sample Run(string[] command)
+{
+    string? rusage = timeTool is null ? null : Path.GetTempFileName();
+    var argv = rusage is null ? command : [timeTool!, "-f", "%M", "-o", rusage, .. command];
+    var psi = new ProcessStartInfo(argv[0]) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = repo };
+    foreach (var a in argv[1..]) psi.ArgumentList.Add(a);
+    var sw = Stopwatch.StartNew();
+    using var p = Process.Start(psi)!;
+    var stdout = p.StandardOutput.ReadToEndAsync();
+    var stderr = p.StandardError.ReadToEndAsync();
+    long hwm = 0;
+    while (!p.WaitForExit(5)) hwm = Math.Max(hwm, VmHwm(p.Id));
+    sw.Stop();
+    if (rusage is not null)
+    {
+        var text = File.ReadAllLines(rusage).LastOrDefault(l => long.TryParse(l.Trim(), out _));
+        if (text is not null) hwm = long.Parse(text.Trim(), CultureInfo.InvariantCulture);
+        File.Delete(rusage);
+    }
+    return new Sample(sw.Elapsed.TotalSeconds, hwm, p.ExitCode, stdout.Result, stderr.Result);
+}
+
+static long VmHwm(int pid)
+{
+    try
+    {
+        var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmHWM:"));
+        return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+    }
+    catch (IOException) { return 0; }
+}
+
+static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+
+static string? FindOnPath(string name) =>
+    (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator).Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
+
+static string? FindRepo()
+{
+    for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+        if (File.Exists(Path.Combine(d.FullName, "LstmPort.psd1")) && Directory.Exists(Path.Combine(d.FullName, "bench"))) return d.FullName;
+    return null;
+}
+
+static long ParseSize(string s)
+{
+    s = s.Trim().ToUpperInvariant();
+    long unit = s.EndsWith("GB") ? 1L << 30 : s.EndsWith("MB") ? 1L << 20 : s.EndsWith("KB") ? 1L << 10 : 1;
+    return (long)(double.Parse(unit == 1 ? s : s[..^2], CultureInfo.InvariantCulture) * unit);
+}
+
+record Sample(double Wall, long PeakKb, int ExitCode, string Output, string Error)
+{
+    public override string ToString() => $"{Wall:F2} s, {PeakKb / 1024} MB";
+}
