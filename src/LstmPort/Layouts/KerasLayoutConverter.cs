@@ -57,8 +57,8 @@ public static class KerasLayoutConverter
         var weightIh = g.Require(TensorRole.Kernel);
         var weightHh = g.Require(TensorRole.RecurrentKernel);
         int inputSize = weightIh.Shape[1];
-        Expect(g, weightIh, [gates * h, inputSize]);
-        Expect(g, weightHh, [gates * h, h]);
+        g.CheckShape(weightIh, gates * h, inputSize);
+        g.CheckShape(weightHh, gates * h, h);
         var from = Gates.TorchOrder(g.LayerType);
         var to = Gates.KerasOrder(g.LayerType);
 
@@ -67,7 +67,7 @@ public static class KerasLayoutConverter
         var bih = g.Find(TensorRole.InputBias)?.Tensor;
         var bhh = g.Find(TensorRole.RecurrentBias)?.Tensor;
         foreach (var b in new[] { g.Find(TensorRole.InputBias), g.Find(TensorRole.RecurrentBias) })
-            if (b is not null) Expect(g, b, [gates * h]);
+            if (b is not null) g.CheckShape(b, gates * h);
         Tensor? bias = null;
         string biasNote;
         if (bih is null && bhh is null) biasNote = "no biases (use_bias=False)";
@@ -142,8 +142,8 @@ public static class KerasLayoutConverter
         var kernelT = g.Require(TensorRole.Kernel);
         var recurrentT = g.Require(TensorRole.RecurrentKernel);
         int inputSize = kernelT.Shape[0];
-        Expect(g, kernelT, [inputSize, gates * h]);
-        Expect(g, recurrentT, [h, gates * h]);
+        g.CheckShape(kernelT, inputSize, gates * h);
+        g.CheckShape(recurrentT, h, gates * h);
         Tensor kernel = kernelT.Tensor, recurrent = recurrentT.Tensor;
         var bias = g.Find(TensorRole.Bias)?.Tensor;
         var config = new Dictionary<string, object?>(g.Config, StringComparer.OrdinalIgnoreCase);
@@ -187,11 +187,4 @@ public static class KerasLayoutConverter
     }
 
     static string LastPart(string name) => name.Split('/')[^1].Split(':')[0];
-
-    static void Expect(LayerGroup g, LstmTensor t, int[] shape)
-    {
-        if (!t.Shape.SequenceEqual(shape))
-            throw new LstmPortException("ShapeMismatch", ErrorKind.InvalidData,
-                $"{g.Describe()}: {t.Name} has shape [{string.Join(",", t.Shape)}]; a {g.LayerType} with {g.Units} units expects [{string.Join(",", shape)}].", t.Name);
-    }
 }

@@ -85,6 +85,16 @@ public sealed class LayerGroup
         ?? throw new LstmPortException("MissingTensor", ErrorKind.InvalidData,
             $"{Describe()}: no {role} tensor among {string.Join(", ", Tensors.Select(t => t.Name))}.", this);
 
+    /// <summary>A ShapeMismatch error naming the layer, the tensor, its shape and what was expected.</summary>
+    public LstmPortException ShapeError(LstmTensor t, string expected) => new("ShapeMismatch", ErrorKind.InvalidData,
+        $"{Describe()}: {t.Name} ({t.Role}) has shape [{string.Join(",", t.Shape)}]; a {LayerType} with {Units} units expects {expected}.", t.Name);
+
+    public void CheckShape(LstmTensor t, params long[] expected)
+    {
+        if (!t.Shape.Select(d => (long)d).SequenceEqual(expected))
+            throw ShapeError(t, $"[{string.Join(",", expected)}]");
+    }
+
     /// <summary>"lstm (depth 1, backward)" style text for messages.</summary>
     public string Describe()
     {

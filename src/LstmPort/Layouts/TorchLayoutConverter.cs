@@ -126,8 +126,8 @@ public static class TorchLayoutConverter
         var fusedT = g.Require(TensorRole.FusedKernel);
         var projT = g.Require(TensorRole.ProjectionKernel);
         int h = g.Units, p = projT.Shape.Length == 2 ? projT.Shape[1] : 0, input = fusedT.Shape[0] - p;
-        CheckShape(g, projT, [h, p]);
-        CheckShape(g, fusedT, [input + p, 4 * h]);
+        g.CheckShape(projT, h, p);
+        g.CheckShape(fusedT, input + p, 4 * h);
         double forgetBias = options.ForgetBias ?? (g.Config.TryGetValue(ConfigKeys.ForgetBias, out var fb) && fb is not null
             ? System.Convert.ToDouble(fb, System.Globalization.CultureInfo.InvariantCulture) : Formats.TensorFlow.Tf1Scopes.DefaultForgetBias);
         var fused = fusedT.Tensor;
@@ -172,8 +172,8 @@ public static class TorchLayoutConverter
         var kernelT = g.Require(TensorRole.Kernel);
         var recurrentT = g.Require(TensorRole.RecurrentKernel);
         int inputSize = kernelT.Shape[0];
-        CheckShape(g, kernelT, [inputSize, gates * h]);
-        CheckShape(g, recurrentT, [h, gates * h]);
+        g.CheckShape(kernelT, inputSize, gates * h);
+        g.CheckShape(recurrentT, h, gates * h);
         var from = g.GateOrder == GateOrder.None ? Gates.KerasOrder(g.LayerType) : g.GateOrder;
         var to = Gates.TorchOrder(g.LayerType);
         bool cudnn = g.Flag(ConfigKeys.Cudnn);
@@ -211,7 +211,7 @@ public static class TorchLayoutConverter
             biasHh = Derived(biasT, b => Reordered(b.reshape(2, gates * h)[1], from, to));
             steps.Add("bias input half → bias_ih, recurrent half → bias_hh");
         }
-        else throw ShapeError(g, biasT, $"[{gates * h}], [2,{gates * h}] or [{2 * gates * h}]");
+        else throw g.ShapeError(biasT, $"[{gates * h}], [2,{gates * h}] or [{2 * gates * h}]");
 
         var order = Gates.TorchOrder(g.LayerType);
         // The converted weights are plain LSTM/GRU weights, whatever layer they came from.
@@ -238,13 +238,13 @@ public static class TorchLayoutConverter
             return;
         }
         var kernel = g.Require(TensorRole.Kernel);
-        if (kernel.Shape.Length != 2) throw ShapeError(g, kernel, "[in,out]");
+        if (kernel.Shape.Length != 2) throw g.ShapeError(kernel, "[in,out]");
         int inputSize = kernel.Shape[0], units = kernel.Shape[1];
         result.Tensors.Add(new LstmTensor($"{module}.weight", module, LayerType.Dense, TensorRole.Weight, Layout.Torch, [units, inputSize], kernel.DType,
             Derived(kernel, TensorMemory.Transposed), units: units, inputSize: inputSize, config: g.Config, source: kernel.Source, reloadable: true));
         if (g.Find(TensorRole.Bias) is { } bias)
         {
-            CheckShape(g, bias, [units]);
+            g.CheckShape(bias, units);
             result.Tensors.Add(new LstmTensor($"{module}.bias", module, LayerType.Dense, TensorRole.Bias, Layout.Torch, bias.Shape, bias.DType,
                 Derived(bias, b => b), units: units, inputSize: inputSize, config: g.Config, source: bias.Source, reloadable: true));
         }
@@ -319,12 +319,4 @@ public static class TorchLayoutConverter
     static LstmPortException StackError(string module, string why) =>
         new("CannotStack", ErrorKind.InvalidArgument, $"Cannot stack the recurrent layers into one module '{module}': {why}.", module);
 
-    static void CheckShape(LayerGroup g, LstmTensor t, int[] expected)
-    {
-        if (!t.Shape.SequenceEqual(expected)) throw ShapeError(g, t, $"[{string.Join(",", expected)}]");
-    }
-
-    static LstmPortException ShapeError(LayerGroup g, LstmTensor t, string expected) =>
-        new("ShapeMismatch", ErrorKind.InvalidData,
-            $"{g.Describe()}: {t.Name} has shape [{string.Join(",", t.Shape)}]; a {g.LayerType} with {g.Units} units expects {expected}.", t.Name);
 }

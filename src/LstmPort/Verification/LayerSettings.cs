@@ -69,14 +69,9 @@ internal static class LayerSettings
     /// <summary>The tensor's data in the check's precision, as a new tensor object that a dispose scope may free without touching the LstmTensor's own.</summary>
     public static Tensor Data(LstmTensor t) => t.Tensor.detach().to_type(Precision);
 
-    public static LstmPortException ShapeError(LayerGroup g, LstmTensor t, string expected) => new("ShapeMismatch", ErrorKind.InvalidData,
-        $"{g.Describe()}: {t.Name} ({t.Role}) has shape [{string.Join(",", t.Shape)}]; expected {expected}.", t);
+    public static LstmPortException ShapeError(LayerGroup g, LstmTensor t, string expected) => g.ShapeError(t, expected);
 
-    public static void CheckShape(LayerGroup g, LstmTensor t, params long[] expected)
-    {
-        if (!t.Shape.Select(d => (long)d).SequenceEqual(expected))
-            throw ShapeError(g, t, $"[{string.Join(",", expected)}]");
-    }
+    public static void CheckShape(LayerGroup g, LstmTensor t, params long[] expected) => g.CheckShape(t, expected);
 }
 
 /// <summary>What one layer and direction computed on one input: outputs in input time order, [T,B,n]; final states [B,n].</summary>
