@@ -422,7 +422,7 @@ public sealed class ConversionEquivalenceTests(ModuleSession ps) : IClassFixture
     [InlineData("keras3-martinpiz097-lstm-gru", "lstm_model.keras")]
     [InlineData("keras3-martinpiz097-lstm-gru", "gru_model.keras")]
     [InlineData("textgenrnn-cudnnlstm-weights", "textgenrnn_weights_keras215_cudnn.hdf5")]
-    [InlineData("dl4j-keras-bidirectional-lstm", "bidirectional_lstm_tensorflow_2.h5")]
+    [InlineData("dl4j-tfkeras-rnn", "rnn_123.h5")]
     public void Keras_fixtures_and_their_PyTorch_conversion_are_equivalent(string fixture, string file)
     {
         var path = Repo.Fixture(fixture, file);
