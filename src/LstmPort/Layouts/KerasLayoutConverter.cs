@@ -139,11 +139,7 @@ public static class KerasLayoutConverter
             return;
         }
         int gates = Gates.Count(g.LayerType), h = g.Units;
-        var kernelT = g.Require(TensorRole.Kernel);
-        var recurrentT = g.Require(TensorRole.RecurrentKernel);
-        int inputSize = kernelT.Shape[0];
-        g.CheckShape(kernelT, inputSize, gates * h);
-        g.CheckShape(recurrentT, h, gates * h);
+        var (kernelT, recurrentT, inputSize) = g.KerasMatrices();
         Tensor kernel = kernelT.Tensor, recurrent = recurrentT.Tensor;
         var bias = g.Find(TensorRole.Bias)?.Tensor;
         var config = new Dictionary<string, object?>(g.Config, StringComparer.OrdinalIgnoreCase);

@@ -95,6 +95,18 @@ public sealed class LayerGroup
             throw ShapeError(t, $"[{string.Join(",", expected)}]");
     }
 
+    /// <summary>A Keras-layout recurrent layer's kernel [in,gates*h] and recurrent kernel [h,gates*h], shapes checked.</summary>
+    public (LstmTensor Kernel, LstmTensor Recurrent, int InputSize) KerasMatrices()
+    {
+        int gates = Gates.Count(LayerType);
+        var kernel = Require(TensorRole.Kernel);
+        var recurrent = Require(TensorRole.RecurrentKernel);
+        int input = kernel.Shape.Length == 2 ? kernel.Shape[0] : 0;
+        CheckShape(kernel, input, gates * Units);
+        CheckShape(recurrent, Units, gates * Units);
+        return (kernel, recurrent, input);
+    }
+
     /// <summary>"lstm (depth 1, backward)" style text for messages.</summary>
     public string Describe()
     {

@@ -169,11 +169,7 @@ public static class TorchLayoutConverter
     static void ConvertRecurrent(LayerGroup g, TorchNames name, ConversionResult result, string source)
     {
         int gates = Gates.Count(g.LayerType), h = g.Units;
-        var kernelT = g.Require(TensorRole.Kernel);
-        var recurrentT = g.Require(TensorRole.RecurrentKernel);
-        int inputSize = kernelT.Shape[0];
-        g.CheckShape(kernelT, inputSize, gates * h);
-        g.CheckShape(recurrentT, h, gates * h);
+        var (kernelT, recurrentT, inputSize) = g.KerasMatrices();
         var from = g.GateOrder == GateOrder.None ? Gates.KerasOrder(g.LayerType) : g.GateOrder;
         var to = Gates.TorchOrder(g.LayerType);
         bool cudnn = g.Flag(ConfigKeys.Cudnn);
