@@ -34,7 +34,7 @@ public static class KerasLayoutConverter
                         FromKeras(LayerGroup.Group(Tf1ToKeras.Convert(g)).Single(), bidirectional, result, log: false);
                         break;
                     default:
-                        result.Refused.Add((g.Layer, "LayoutNotSupported", $"{g.Describe()}: converting {g.Layout} layout to Keras is not supported yet"));
+                        result.Refused.Add((g.Layer, "LayoutNotSupported", $"{g.Describe()}: converting {g.Layout} layout to Keras is not supported"));
                         break;
                 }
             }
