@@ -35,11 +35,12 @@ public sealed class TorchFileWriter : IWeightWriter
         using var zip = new ZipArchive(output, ZipArchiveMode.Create, leaveOpen: true, Encoding.UTF8);
         Record(zip, "data.pkl", Pickle(tensors));
         Record(zip, "byteorder", "little"u8.ToArray());
-        for (int i = 0; i < tensors.Count; i++)
+        int i = 0;
+        foreach (var (t, lease) in TensorPrefetch.Borrow(tensors))
         {
-            var entry = zip.CreateEntry($"{Prefix}data/{i}", CompressionLevel.NoCompression);
+            var entry = zip.CreateEntry($"{Prefix}data/{i++}", CompressionLevel.NoCompression);
             using var s = entry.Open();
-            SafetensorsWriter.WriteData(s, tensors[i]);
+            SafetensorsWriter.WriteData(s, t, lease);
         }
         Record(zip, "version", "3\n"u8.ToArray());
     }
