@@ -62,18 +62,13 @@ public sealed class SafetensorsWriter : IWeightWriter
         output.Write(len);
         header.Position = 0;
         header.CopyTo(output);
-        foreach (var (t, lease) in TensorPrefetch.Borrow(tensors)) WriteData(output, t, lease);
+        foreach (var t in tensors) WriteData(output, t);
     }
 
     internal static void WriteData(Stream output, LstmTensor t)
     {
         // Borrowed: a tensor read or converted just for this write is freed right after it.
         using var lease = t.Borrow();
-        WriteData(output, t, lease);
-    }
-
-    internal static void WriteData(Stream output, LstmTensor t, TensorLease lease)
-    {
         var data = lease.Tensor;
         if (LstmPort.DTypes.Name(data.dtype) != t.DType)
             throw new LstmPortException("TensorSizeMismatch", ErrorKind.InvalidData, $"'{t.Name}' holds {LstmPort.DTypes.Name(data.dtype)} data but says it is {t.DType}.", t.Name);

@@ -35,12 +35,11 @@ public sealed class TorchFileWriter : IWeightWriter
         using var zip = new ZipArchive(output, ZipArchiveMode.Create, leaveOpen: true, Encoding.UTF8);
         Record(zip, "data.pkl", Pickle(tensors));
         Record(zip, "byteorder", "little"u8.ToArray());
-        int i = 0;
-        foreach (var (t, lease) in TensorPrefetch.Borrow(tensors))
+        for (int i = 0; i < tensors.Count; i++)
         {
-            var entry = zip.CreateEntry($"{Prefix}data/{i++}", CompressionLevel.NoCompression);
+            var entry = zip.CreateEntry($"{Prefix}data/{i}", CompressionLevel.NoCompression);
             using var s = entry.Open();
-            SafetensorsWriter.WriteData(s, t, lease);
+            SafetensorsWriter.WriteData(s, tensors[i]);
         }
         Record(zip, "version", "3\n"u8.ToArray());
     }
