@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace LstmPort.Tests;
 
 /// <summary>The benchmark's scripts on a small model: the generated file converts, and the Python baseline gives the same state_dict.</summary>
@@ -20,21 +18,10 @@ public sealed class BenchSmokeTests(ModuleSession ps) : IClassFixture<ModuleSess
         var converted = ps.Run("& $args[0] $args[1] $args[2]", Bench("convert.ps1"), model, ours);
         Assert.False(converted.Failed, converted.ErrorText);
 
-        var baseline = PythonScript(Bench("baseline.py"), model, theirs);
+        var baseline = Python.Exec(Bench("baseline.py"), model, theirs);
         Assert.True(baseline.Code == 0, baseline.Err);
-        var compared = PythonScript(Bench("compare.py"), ours, theirs);
+        var compared = Python.Exec(Bench("compare.py"), ours, theirs);
         Assert.True(compared.Code == 0, compared.Out + compared.Err);
         Assert.Equal("equal 26 tensors", compared.Out.Trim());
-    }
-
-    static (int Code, string Out, string Err) PythonScript(params string[] args)
-    {
-        var psi = new ProcessStartInfo(Python.Interpreter) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        p.WaitForExit();
-        return (p.ExitCode, stdout.Result, stderr.Result);
     }
 }

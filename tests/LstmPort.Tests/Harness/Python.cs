@@ -35,7 +35,8 @@ public static class Python
         return JsonDocument.Parse(stdout).RootElement.Clone();
     }
 
-    static (int, string, string) Exec(params string[] args)
+    /// <summary>Runs the interpreter with these arguments: exit code, stdout, stderr.</summary>
+    internal static (int Code, string Out, string Err) Exec(params string[] args)
     {
         var psi = new ProcessStartInfo(Interpreter) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in args) psi.ArgumentList.Add(a);
