@@ -36,10 +36,14 @@ public static class Gates
         return perm;
     }
 
-    /// <summary>Reorders the gate blocks of <paramref name="t"/> along <paramref name="dim"/>.</summary>
+    /// <summary>True when the two orders put the same gates in the same places (Keras IFCO is PyTorch IFGO).</summary>
+    public static bool SameOrder(GateOrder from, GateOrder to) =>
+        from == to || from == GateOrder.None || Permutation(from, to).Select((p, i) => p == i).All(same => same);
+
+    /// <summary>Reorders the gate blocks of <paramref name="t"/> along <paramref name="dim"/>; returns <paramref name="t"/> itself when the order is the same.</summary>
     public static torch.Tensor Reorder(torch.Tensor t, long dim, GateOrder from, GateOrder to)
     {
-        if (from == to || from == GateOrder.None) return t;
+        if (SameOrder(from, to)) return t;
         var perm = Permutation(from, to);
         var blocks = t.chunk(perm.Length, dim);
         return torch.cat(perm.Select(p => blocks[p]).ToList(), dim);

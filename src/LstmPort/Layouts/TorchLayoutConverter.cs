@@ -262,16 +262,13 @@ public static class TorchLayoutConverter
         return result.MoveToOuterDisposeScope();
     };
 
-    static bool SameOrder(GateOrder from, GateOrder to) =>
-        from == GateOrder.None || Gates.Permutation(from, to).Select((p, i) => p == i).All(same => same);
-
     /// <summary>Gate blocks along dim 0 in the target order, in new contiguous memory.</summary>
     static Tensor Reordered(Tensor t, GateOrder from, GateOrder to) =>
-        !SameOrder(from, to) ? Gates.Reorder(t, 0, from, to).contiguous() : t.is_contiguous() ? t.clone() : t.contiguous();
+        !Gates.SameOrder(from, to) ? Gates.Reorder(t, 0, from, to).contiguous() : t.is_contiguous() ? t.clone() : t.contiguous();
 
     /// <summary>A freshly computed tensor in the target gate order; it is kept as it is when the order is the same (Keras IFCO is PyTorch IFGO).</summary>
     static Tensor InTorchOrder(Tensor fresh, GateOrder from, GateOrder to) =>
-        SameOrder(from, to) ? fresh : Gates.Reorder(fresh, 0, from, to).contiguous();
+        Gates.SameOrder(from, to) ? fresh : Gates.Reorder(fresh, 0, from, to).contiguous();
 
     /// <summary>
     /// -StackAs: the recurrent layers become depths l0..l(n-1) of one module. They must be one
@@ -301,16 +298,14 @@ public static class TorchLayoutConverter
                 if (first.InputSize != previousOutput)
                     throw StackError(module, $"{first.Layer} takes {first.InputSize} inputs but {previous.Layer} gives {previousOutput}");
             }
-            if (halves.Count == 2 && halves.Any(g => Text(g, ConfigKeys.MergeMode) is { } m && m != "concat"))
-                throw StackError(module, $"{first.Layer} merges its directions by '{Text(first, ConfigKeys.MergeMode)}'; a PyTorch module concatenates them");
+            if (halves.Count == 2 && halves.Any(g => g.Text(ConfigKeys.MergeMode) is { } m && m != "concat"))
+                throw StackError(module, $"{first.Layer} merges its directions by '{first.Text(ConfigKeys.MergeMode)}'; a PyTorch module concatenates them");
             foreach (var g in halves) plan[g] = (module, depth, layers.Count);
             previous = first;
             previousDirections = halves.Count;
         }
         return plan;
     }
-
-    static string? Text(LayerGroup g, string key) => g.Text(key);
 
     static LstmPortException StackError(string module, string why) =>
         new("CannotStack", ErrorKind.InvalidArgument, $"Cannot stack the recurrent layers into one module '{module}': {why}.", module);
