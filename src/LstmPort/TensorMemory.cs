@@ -15,13 +15,20 @@ public static class TensorMemory
 
     const int Chunk = 1 << 24;
 
+    /// <summary>A new uninitialised tensor; a large one takes its memory from <see cref="TensorPool"/>.</summary>
+    public static torch.Tensor Empty(long[] shape, torch.ScalarType dtype)
+    {
+        TorchRuntime.EnsureLoaded();
+        long bytes = checked(shape.Aggregate(1L, (n, d) => n * d) * DTypes.Size(dtype));
+        return bytes >= TensorPool.MinimumBytes ? TensorPool.Empty(shape, dtype, bytes) : torch.empty(shape, dtype);
+    }
+
     public static long ByteCount(torch.Tensor t) => t.numel() * t.element_size();
 
     /// <summary>Fills a new contiguous tensor of the given shape and type from the stream (little-endian bytes).</summary>
     public static torch.Tensor Read(Stream stream, long[] shape, torch.ScalarType dtype)
     {
-        TorchRuntime.EnsureLoaded();
-        var t = torch.empty(shape, dtype);
+        var t = Empty(shape, dtype);
         try { ReadInto(stream, t); }
         catch { t.Dispose(); throw; }
         return t;
@@ -75,7 +82,7 @@ public static class TensorMemory
         if (m.dim() != 2) throw new ArgumentException("expected a 2-D tensor");
         using var src = m.contiguous();
         long rows = src.shape[0], cols = src.shape[1];
-        var dst = torch.empty([cols, rows], src.dtype);
+        var dst = Empty([cols, rows], src.dtype);
         nint s = THSTensor_data(src.Handle), d = THSTensor_data(dst.Handle);
         switch (src.element_size())
         {

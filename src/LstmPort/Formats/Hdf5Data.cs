@@ -118,7 +118,7 @@ static class Hdf5Data
             "float32" or "float64" or "float16" or "int64" or "int32" or "int16" or "int8" or "uint8" => DTypes.Parse(dtype),
             _ => throw new LstmPortException("UnsupportedDType", ErrorKind.NotSupported, $"dataset '{d.Name}' has type {dtype}"),
         };
-        var t = torch.empty(shape.Select(x => (long)x).ToArray(), scalar);
+        var t = TensorMemory.Empty(shape.Select(x => (long)x).ToArray(), scalar);
         try
         {
             if (t.numel() == 0) return t;

@@ -89,6 +89,7 @@ public static class WeightWriter
         }
         finally
         {
+            TensorPool.Trim();
             try { if (File.Exists(temp)) File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
     }
