@@ -51,7 +51,10 @@ public static class TensorMemory
         }
     }
 
-    public static unsafe void Write(torch.Tensor t, Stream stream)
+    /// <summary>Receives a tensor's bytes in order, a chunk at a time.</summary>
+    public delegate void ChunkWriter(ReadOnlySpan<byte> chunk);
+
+    public static unsafe void Write(torch.Tensor t, ChunkWriter write)
     {
         using var c = t.contiguous();
         var p = (byte*)THSTensor_data(c.Handle);
@@ -59,10 +62,18 @@ public static class TensorMemory
         while (left > 0)
         {
             int n = (int)Math.Min(left, Chunk);
-            stream.Write(new ReadOnlySpan<byte>(p, n));
+            write(new ReadOnlySpan<byte>(p, n));
             p += n;
             left -= n;
         }
+    }
+
+    /// <summary>The CRC-32 of a tensor's bytes, as zip archives record it.</summary>
+    public static uint Crc32(torch.Tensor t)
+    {
+        var crc = new System.IO.Hashing.Crc32();
+        Write(t, crc.Append);
+        return crc.GetCurrentHashAsUInt32();
     }
 
     /// <summary>The memory of a contiguous tensor of fewer than 2^31 elements, as a span of its element type.</summary>

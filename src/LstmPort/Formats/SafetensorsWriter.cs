@@ -65,13 +65,24 @@ public sealed class SafetensorsWriter : IWeightWriter
         foreach (var t in tensors) WriteData(output, t);
     }
 
+    public bool WritesSequentially => true;
+
     internal static void WriteData(Stream output, LstmTensor t)
     {
-        // Borrowed: a tensor read or converted just for this write is freed right after it.
-        using var lease = t.Borrow();
-        var data = lease.Tensor;
-        if (LstmPort.DTypes.Name(data.dtype) != t.DType)
-            throw new LstmPortException("TensorSizeMismatch", ErrorKind.InvalidData, $"'{t.Name}' holds {LstmPort.DTypes.Name(data.dtype)} data but says it is {t.DType}.", t.Name);
-        TensorMemory.Write(data, output);
+        using var lease = Borrow(t);
+        TensorMemory.Write(lease.Tensor, output.Write);
+    }
+
+    /// <summary>
+    /// The tensor's data, borrowed (a tensor read or converted just for this write is freed right
+    /// after it), after checking that it holds the dtype it says.
+    /// </summary>
+    internal static TensorLease Borrow(LstmTensor t)
+    {
+        var lease = t.Borrow();
+        var dtype = LstmPort.DTypes.Name(lease.Tensor.dtype);
+        if (dtype == t.DType) return lease;
+        lease.Dispose();
+        throw new LstmPortException("TensorSizeMismatch", ErrorKind.InvalidData, $"'{t.Name}' holds {dtype} data but says it is {t.DType}.", t.Name);
     }
 }

@@ -8,6 +8,8 @@ public interface IWeightWriter
     IReadOnlyList<string> Extensions { get; }
     /// <summary>Throws an <see cref="LstmPortException"/> for a tensor this format cannot hold (before anything is written).</summary>
     void Check(IReadOnlyList<LstmTensor> tensors, string path);
+    /// <summary>True when <see cref="Write"/> only ever appends: the registry then gives it a <see cref="DirectFileStream"/>.</summary>
+    bool WritesSequentially => false;
     void Write(Stream output, IReadOnlyList<LstmTensor> tensors);
 }
 
@@ -72,11 +74,16 @@ public static class WeightWriter
         var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
         try
         {
-            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16))
-            using (var counted = new ProgressStream(file, total, progress, cancel))
+            if (writer.WritesSequentially)
             {
-                writer.Write(counted, tensors);
-                counted.Flush();
+                using var file = new DirectFileStream(temp);
+                writer.Write(new ProgressStream(file, total, progress, cancel), tensors);
+                file.Complete();
+            }
+            else
+            {
+                using var file = new FileStream(temp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16);
+                writer.Write(new ProgressStream(file, total, progress, cancel), tensors);
                 file.Flush(flushToDisk: true);
             }
             cancel.ThrowIfCancellationRequested();

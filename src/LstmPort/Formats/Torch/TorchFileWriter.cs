@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using System.Text;
 
 namespace LstmPort.Formats.Torch;
@@ -30,24 +29,25 @@ public sealed class TorchFileWriter : IWeightWriter
                 throw new LstmPortException("UnsupportedDType", ErrorKind.NotSupported, $"'{path}': '{t.Name}' has dtype {t.DType}, which LstmPort does not write.", t.Name);
     }
 
+    public bool WritesSequentially => true;
+
+    /// <summary>Sizes and offsets from this value on go into zip64 fields (tests lower it to exercise them).</summary>
+    internal long Zip64From { get; init; } = uint.MaxValue;
+
     public void Write(Stream output, IReadOnlyList<LstmTensor> tensors)
     {
-        using var zip = new ZipArchive(output, ZipArchiveMode.Create, leaveOpen: true, Encoding.UTF8);
-        Record(zip, "data.pkl", Pickle(tensors));
-        Record(zip, "byteorder", "little"u8.ToArray());
+        var zip = new ZipWriter(output) { Zip64From = Zip64From };
+        zip.Add(Prefix + "data.pkl", Pickle(tensors));
+        zip.Add(Prefix + "byteorder", "little"u8.ToArray());
         for (int i = 0; i < tensors.Count; i++)
         {
-            var entry = zip.CreateEntry($"{Prefix}data/{i}", CompressionLevel.NoCompression);
-            using var s = entry.Open();
-            SafetensorsWriter.WriteData(s, tensors[i]);
+            using var lease = SafetensorsWriter.Borrow(tensors[i]);
+            using var data = lease.Tensor.contiguous();
+            zip.Begin($"{Prefix}data/{i}", TensorMemory.Crc32(data), TensorMemory.ByteCount(data));
+            TensorMemory.Write(data, zip.Write);
         }
-        Record(zip, "version", "3\n"u8.ToArray());
-    }
-
-    static void Record(ZipArchive zip, string name, byte[] data)
-    {
-        using var s = zip.CreateEntry(Prefix + name, CompressionLevel.NoCompression).Open();
-        s.Write(data);
+        zip.Add(Prefix + "version", "3\n"u8.ToArray());
+        zip.Finish();
     }
 
     /// <summary>OrderedDict([(name, _rebuild_tensor_v2(storage, 0, shape, strides, False, OrderedDict())), ...]).</summary>
