@@ -23,6 +23,9 @@ public static class TensorMemory
         return bytes >= TensorPool.MinimumBytes ? TensorPool.Empty(shape, dtype, bytes) : torch.empty(shape, dtype);
     }
 
+    /// <summary>Where a tensor's data starts (for tests of where memory comes from).</summary>
+    internal static nint Address(torch.Tensor t) => THSTensor_data(t.Handle);
+
     public static long ByteCount(torch.Tensor t) => t.numel() * t.element_size();
 
     /// <summary>Fills a new contiguous tensor of the given shape and type from the stream (little-endian bytes).</summary>

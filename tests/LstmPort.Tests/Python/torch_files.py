@@ -139,10 +139,41 @@ def hostile(folder, marker):
     print(json.dumps({"live": os.path.exists(live),
                       "globals": {"os_system.pth": "posix.system", "eval_legacy.pth": "__builtin__.eval", "stack_global.pth": "posix.system"}}))
 
+def zipcheck(path):
+    """The zip structure as Python's zipfile sees it: CRCs checked, each entry's data offset and the
+    extra-field tags of its local header, and whether the zip64 end records are there."""
+    with zipfile.ZipFile(path) as z, open(path, "rb") as f:
+        bad = z.testzip()
+        entries = []
+        for i in z.infolist():
+            f.seek(i.header_offset)
+            h = f.read(30)
+            assert struct.unpack("<I", h[:4])[0] == 0x04034b50, "no local header at " + str(i.header_offset)
+            n, m = struct.unpack("<HH", h[26:30])
+            extra = f.read(n + m)[n:]
+            tags, j = [], 0
+            while j + 4 <= len(extra):
+                tag, size = struct.unpack("<HH", extra[j:j + 4])
+                tags.append(tag)
+                j += 4 + size
+            central, j = [], 0
+            while j + 4 <= len(i.extra):
+                tag, size = struct.unpack("<HH", i.extra[j:j + 4])
+                central.append(tag)
+                j += 4 + size
+            entries.append({"name": i.filename, "method": i.compress_type, "size": i.file_size,
+                            "data": i.header_offset + 30 + n + m, "local_tags": tags, "central_tags": central})
+        f.seek(0, 2)
+        length = f.tell()
+        f.seek(max(0, length - 22 - 20 - 56))
+        zip64_end = struct.pack("<I", 0x06064b50) in f.read()
+    print(json.dumps({"bad": bad, "entries": entries, "zip64_end": zip64_end}))
+
 cmd = sys.argv[1]
 if cmd == "save": save(sys.argv[2], sys.argv[3], len(sys.argv) > 4 and sys.argv[4] == "legacy")
 elif cmd == "load": load(sys.argv[2])
 elif cmd == "loadst": loadst(sys.argv[2])
 elif cmd == "lstm": lstm(sys.argv[2], sys.argv[3], sys.argv[4])
 elif cmd == "hostile": hostile(sys.argv[2], sys.argv[3])
+elif cmd == "zipcheck": zipcheck(sys.argv[2])
 else: raise SystemExit("unknown command " + cmd)
