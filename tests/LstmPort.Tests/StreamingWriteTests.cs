@@ -162,3 +162,28 @@ public sealed class TensorPoolTests
         TensorPool.Trim();
     }
 }
+
+/// <summary>The one copy a Keras-to-PyTorch conversion makes of each matrix.</summary>
+public sealed class TransposeTests
+{
+    [Theory]
+    [InlineData(3, 5)]
+    [InlineData(64, 64)]
+    [InlineData(200, 136)]
+    [InlineData(1000, 777)]
+    [InlineData(512, 2048)]
+    public void Transposed_equals_libtorch_transpose_for_every_element_size(long rows, long cols)
+    {
+        TorchRuntime.EnsureLoaded();
+        using var values = torch.randint(-100, 100, [rows, cols], torch.ScalarType.Int32);
+        foreach (var dtype in new[] { torch.ScalarType.Float32, torch.ScalarType.Int32, torch.ScalarType.Float64, torch.ScalarType.Float16, torch.ScalarType.Int8 })
+        {
+            using var m = values.to_type(dtype);
+            using var ours = TensorMemory.Transposed(m);
+            using var expected = m.t().contiguous();
+            Assert.Equal(expected.shape, ours.shape);
+            using var same = torch.equal(ours, expected).all();
+            Assert.True(same.item<bool>(), $"{dtype} {rows}x{cols}");
+        }
+    }
+}
