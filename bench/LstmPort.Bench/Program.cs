@@ -27,8 +27,7 @@ const string Configuration = "Debug";
 #else
 const string Configuration = "Release";
 #endif
-var hostDll = Path.Combine(repo, "src", "LstmPort.Host", "bin", Configuration, "net10.0",
-    System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier, "lstmport-host.dll");
+var hostDll = Path.Combine(AppContext.BaseDirectory, "host", "lstmport-host.dll"); // published ReadyToRun by the project
 var pwsh = FindOnPath("pwsh");
 var python = File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : null;
 var timeTool = File.Exists("/usr/bin/time") ? "/usr/bin/time" : null;
