@@ -84,14 +84,34 @@ public sealed class StreamingWriteTests
         Assert.Equal("keep", File.ReadAllText(path));
     }
 
+    [Fact]
+    public void A_failed_disk_write_surfaces_in_the_writer_and_nothing_waits_forever()
+    {
+        using var dir = new TempDir();
+        var f = new DirectFileStream(dir.File("f.bin"));
+        var block = new byte[8 << 20];
+        f.Write(block);
+        // The file goes away under the disk thread: its next write fails.
+        ((Microsoft.Win32.SafeHandles.SafeFileHandle)HandleField.GetValue(f)!).Dispose();
+        var e = Assert.ThrowsAny<IOException>(() =>
+        {
+            for (int i = 0; i < 20; i++) f.Write(block);
+            f.Complete();
+        });
+        Assert.IsType<ObjectDisposedException>(e.InnerException);
+        f.Dispose();
+    }
+
+    static readonly System.Reflection.FieldInfo HandleField =
+        typeof(DirectFileStream).GetField("_handle", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
+
     [SkippableFact]
     public void On_Linux_a_direct_file_says_truly_whether_it_bypasses_the_page_cache()
     {
         Skip.IfNot(OperatingSystem.IsLinux(), "O_DIRECT is a Linux flag");
         using var dir = new TempDir();
         using var f = new DirectFileStream(dir.File("f.bin"));
-        var fd = typeof(DirectFileStream).GetField("_handle", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
-        var handle = (Microsoft.Win32.SafeHandles.SafeFileHandle)fd.GetValue(f)!;
+        var handle = (Microsoft.Win32.SafeHandles.SafeFileHandle)HandleField.GetValue(f)!;
         var flags = File.ReadAllLines($"/proc/self/fdinfo/{handle.DangerousGetHandle()}").Single(l => l.StartsWith("flags:"));
         int octal = Convert.ToInt32(flags["flags:".Length..].Trim(), 8);
         int direct = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture is System.Runtime.InteropServices.Architecture.Arm64 ? 0x10000 : 0x4000;

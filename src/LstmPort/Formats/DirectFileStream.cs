@@ -1,33 +1,44 @@
+using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
 namespace LstmPort.Formats;
 
 /// <summary>
-/// A new file written front to back through an aligned 8 MiB buffer. On Linux the file is switched
-/// to O_DIRECT, so data goes from the buffer to the disk without a copy into the page cache: 1 GB
-/// took 0.53 s this way on the benchmark machine, against 2.8 s written through the cache and
-/// flushed. Where the file system refuses O_DIRECT, and on other systems, the same aligned writes
-/// go through the cache. <see cref="Complete"/> writes the padded last block, cuts the file to its
-/// true length and flushes it to disk. Write-only; it cannot seek.
+/// A new file written front to back in aligned 8 MiB blocks. On Linux the file is switched to
+/// O_DIRECT, so data goes from the block to the disk without a copy into the page cache: 1 GB took
+/// 0.53 s this way on the benchmark machine, against 2.8 s written through the cache and flushed.
+/// A disk thread writes full blocks while the caller goes on (up to <see cref="MaxBlocks"/> queued),
+/// so computing the next tensor overlaps writing the last: on the 1 GB benchmark, 2.07 s median
+/// against 2.62 s with one block, for 56 MB more peak memory (16 blocks: 2.02 s, 120 MB more). Where the file system refuses O_DIRECT,
+/// and on other systems, the same aligned writes go through the cache. <see cref="Complete"/>
+/// writes the padded last block, cuts the file to its true length and flushes it to disk.
+/// Write-only; it cannot seek.
 /// </summary>
 public sealed unsafe class DirectFileStream : Stream
 {
     const int Alignment = 4096;
-    const int BufferSize = 8 << 20;
+    const int BlockSize = 8 << 20;
+    const int MaxBlocks = 8;
 
     readonly SafeFileHandle _handle;
-    byte* _buffer;
+    readonly List<nint> _blocks = [];
+    readonly BlockingCollection<nint> _free = [];
+    readonly BlockingCollection<(nint Block, int Count, long Offset)> _queue = [];
+    readonly Task _disk;
+    volatile Exception? _failure;
+    byte* _block;
     int _used;
-    long _flushed;
-    bool _completed;
+    long _queued;
+    bool _completed, _disposed;
 
     /// <summary>Creates <paramref name="path"/>, which must not exist.</summary>
     public DirectFileStream(string path)
     {
         _handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.None);
         Direct = OperatingSystem.IsLinux() && TrySetDirect(_handle);
-        _buffer = (byte*)NativeMemory.AlignedAlloc(BufferSize, Alignment);
+        _block = NextBlock();
+        _disk = Task.Factory.StartNew(WriteQueued, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
     /// <summary>True when the writes bypass the page cache.</summary>
@@ -35,9 +46,9 @@ public sealed unsafe class DirectFileStream : Stream
 
     public override bool CanRead => false;
     public override bool CanSeek => false;
-    public override bool CanWrite => !_completed && _buffer != null;
-    public override long Length => _flushed + _used;
-    public override long Position { get => _flushed + _used; set => throw new NotSupportedException(); }
+    public override bool CanWrite => !_completed && !_disposed;
+    public override long Length => _queued + _used;
+    public override long Position { get => _queued + _used; set => throw new NotSupportedException(); }
 
     public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
@@ -46,11 +57,15 @@ public sealed unsafe class DirectFileStream : Stream
         if (!CanWrite) throw new ObjectDisposedException(nameof(DirectFileStream));
         while (!data.IsEmpty)
         {
-            int n = Math.Min(data.Length, BufferSize - _used);
-            data[..n].CopyTo(new Span<byte>(_buffer + _used, n));
+            int n = Math.Min(data.Length, BlockSize - _used);
+            data[..n].CopyTo(new Span<byte>(_block + _used, n));
             _used += n;
             data = data[n..];
-            if (_used == BufferSize) WriteBuffer(BufferSize);
+            if (_used == BlockSize)
+            {
+                Queue(BlockSize);
+                _block = NextBlock();
+            }
         }
     }
 
@@ -58,10 +73,14 @@ public sealed unsafe class DirectFileStream : Stream
     public void Complete()
     {
         if (!CanWrite) throw new ObjectDisposedException(nameof(DirectFileStream));
-        long length = _flushed + _used;
+        long length = _queued + _used;
         int padded = (_used + Alignment - 1) / Alignment * Alignment;
-        new Span<byte>(_buffer + _used, padded - _used).Clear();
-        if (padded > 0) WriteBuffer(padded);
+        new Span<byte>(_block + _used, padded - _used).Clear();
+        if (padded > 0) Queue(padded);
+        _block = null;
+        _queue.CompleteAdding();
+        _disk.Wait();
+        if (_failure is not null) throw new IOException(_failure.Message, _failure);
         using (var file = new FileStream(_handle, FileAccess.Write, 0))
         {
             file.SetLength(length);
@@ -73,21 +92,52 @@ public sealed unsafe class DirectFileStream : Stream
     /// <summary>Data is written in whole aligned blocks only; <see cref="Complete"/> writes the rest.</summary>
     public override void Flush() { }
 
-    void WriteBuffer(int count)
+    void Queue(int count)
     {
-        RandomAccess.Write(_handle, new ReadOnlySpan<byte>(_buffer, count), _flushed);
-        _flushed += count;
+        if (_failure is not null) throw new IOException(_failure.Message, _failure);
+        _queue.Add(((nint)_block, count, _queued));
+        _queued += count;
         _used = 0;
+    }
+
+    // A new block while fewer than MaxBlocks exist, else the next one the disk thread has written.
+    byte* NextBlock()
+    {
+        if (_free.TryTake(out var block)) return (byte*)block;
+        if (_blocks.Count < MaxBlocks)
+        {
+            block = (nint)NativeMemory.AlignedAlloc(BlockSize, Alignment);
+            _blocks.Add(block);
+            return (byte*)block;
+        }
+        return (byte*)_free.Take();
+    }
+
+    void WriteQueued()
+    {
+        foreach (var (block, count, offset) in _queue.GetConsumingEnumerable())
+        {
+            // After a failure, blocks still come back, so the writer never waits forever.
+            if (_failure is null)
+                try { RandomAccess.Write(_handle, new ReadOnlySpan<byte>((void*)block, count), offset); }
+                catch (Exception e) { _failure = e; }
+            _free.Add(block);
+        }
     }
 
     protected override void Dispose(bool disposing)
     {
-        if (_buffer != null)
+        if (!_disposed && disposing)
         {
-            NativeMemory.AlignedFree(_buffer);
-            _buffer = null;
+            _disposed = true;
+            _queue.CompleteAdding();
+            try { _disk.Wait(); } catch (AggregateException) { }
+            foreach (var block in _blocks) NativeMemory.AlignedFree((void*)block);
+            _blocks.Clear();
+            _handle.Dispose();
+            _queue.Dispose();
+            _free.Dispose();
         }
-        if (disposing) _handle.Dispose();
         base.Dispose(disposing);
     }
 
