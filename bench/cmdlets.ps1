@@ -7,6 +7,10 @@ function Time([string] $what, [scriptblock] $run) {
 Time 'Get-LstmLayer (1st call, libtorch not loaded)' { Get-LstmLayer $Large -WarningAction SilentlyContinue }
 Time 'Get-LstmLayer' { Get-LstmLayer $Large -WarningAction SilentlyContinue }
 Time 'Get-LstmWeights' { Get-LstmWeights $Large -WarningAction SilentlyContinue }
+# pwsh has Format-Table; the embedded host has only Out-Default, which renders the same table view
+# (the benchmark keeps only the timing lines of this script's output).
+$table = if (Get-Command Format-Table -ErrorAction Ignore) { { $input | Format-Table | Out-String } } else { { $input | Out-Default } }
+Time 'Get-LstmWeights | Format-Table' { Get-LstmWeights $Large -WarningAction SilentlyContinue | & $table }
 $k = Get-LstmWeights $Lstm512 -WarningAction SilentlyContinue
 $t = $k | ConvertTo-TorchLayout
 Time 'Test-LstmEquivalence 2x BiLSTM(512)' { Test-LstmEquivalence $k $t }

@@ -49,6 +49,12 @@ Describe 'Get-LstmWeights' {
         $text | Should -Match 'lstm\s+lstm\.weight_ih_l0\s+Kernel\s+\[16,3\]\s+float32\s+Torch'
     }
 
+    It 'renders the table without reading any tensor data' {
+        $w = Get-LstmWeights $lstm.FullName
+        $null = $w | Format-Table | Out-String
+        @($w | Where-Object IsLoaded) | Should -HaveCount 0
+    }
+
     It 'reports a missing file with ErrorId FileNotFound and still reads the next path' {
         $out = Get-LstmWeights (Join-Path $TestDrive 'nope.safetensors'), $lstm.FullName -ErrorVariable err -ErrorAction SilentlyContinue
         $err | Should -HaveCount 1

@@ -81,7 +81,7 @@ if (haveBaseline)
 Console.WriteLine();
 var cmdlets = Check(Run(PowerShell("cmdlets.ps1", model, lstm512)), "cmdlets.ps1");
 Console.WriteLine("cmdlet timings (ms, in one process):");
-Console.Write(cmdlets.Output);
+foreach (var line in cmdlets.Output.Split('\n').Where(l => l.Contains('\t'))) Console.WriteLine(line.TrimEnd());
 var import = Enumerable.Range(0, 3).Select(_ => Check(Run(pwsh is not null
     ? [pwsh, "-NoProfile", "-Command", $"(Measure-Command {{ Import-Module '{psd1}' }}).TotalMilliseconds"]
     : ["dotnet", hostDll, "-Command", "'ready'"]), "Import-Module")).ToList();

@@ -63,6 +63,17 @@ public sealed class GetLstmWeightsTests(ModuleSession ps) : IClassFixture<Module
     }
 
     [Fact]
+    public void Rendering_the_table_view_reads_no_tensor_data()
+    {
+        using var dir = new TempDir();
+        var path = Safetensors.Write(dir.File("a.safetensors"), ("w", [2, 2], [1f, 2f, 3f, 4f]), ("b", [2], [1f, 2f]));
+        var r = ps.Render("$w = @(Get-LstmWeights $args[0]); $w | Out-Default; 'loaded=' + @($w | Where-Object IsLoaded).Count", path);
+        Assert.False(r.Failed, r.ErrorText);
+        Assert.Contains("float32", r.Text);
+        Assert.Contains("loaded=0", r.Text);
+    }
+
+    [Fact]
     public void Table_view_shows_layer_name_role_shape_dtype_layout_in_80_columns()
     {
         using var dir = new TempDir();
