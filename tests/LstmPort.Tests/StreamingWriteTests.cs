@@ -170,6 +170,20 @@ public sealed class TensorPoolTests
     }
 
     [Fact]
+    public void After_Expect_new_blocks_are_made_for_the_largest_tensor_until_Trim()
+    {
+        TensorPool.Trim();
+        TensorPool.Expect(3 * Bytes);
+        using (Floats(Bytes, 1f)) { }
+        Assert.Equal(3 * Bytes, TensorPool.FreeBytes);
+        using (var larger = Floats(2 * Bytes, 2f)) Assert.Equal(0, TensorPool.FreeBytes); // the same block, reused
+        TensorPool.Trim();
+        using (Floats(Bytes, 1f)) { }
+        Assert.Equal(Bytes, TensorPool.FreeBytes);
+        TensorPool.Trim();
+    }
+
+    [Fact]
     public void At_most_two_free_blocks_are_kept_and_small_tensors_bypass_the_pool()
     {
         TensorPool.Trim();

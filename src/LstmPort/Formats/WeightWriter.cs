@@ -74,6 +74,7 @@ public static class WeightWriter
         var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
         try
         {
+            TensorPool.Expect(tensors.Max(t => t.ElementCount * DTypes.Size(DTypes.Parse(t.DType))));
             if (writer.WritesSequentially)
             {
                 using var file = new DirectFileStream(temp);
