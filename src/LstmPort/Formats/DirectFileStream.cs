@@ -27,6 +27,7 @@ public sealed unsafe class DirectFileStream : Stream
     readonly BlockingCollection<(nint Block, int Count, long Offset)> _queue = [];
     readonly Task _disk;
     volatile Exception? _failure;
+    volatile bool _direct;
     byte* _block;
     int _used;
     long _queued;
@@ -36,13 +37,13 @@ public sealed unsafe class DirectFileStream : Stream
     public DirectFileStream(string path)
     {
         _handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.None);
-        Direct = OperatingSystem.IsLinux() && TrySetDirect(_handle);
+        _direct = OperatingSystem.IsLinux() && SetDirect(_handle, true);
         _block = NextBlock();
         _disk = Task.Factory.StartNew(WriteQueued, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
     /// <summary>True when the writes bypass the page cache.</summary>
-    public bool Direct { get; }
+    public bool Direct => _direct;
 
     public override bool CanRead => false;
     public override bool CanSeek => false;
@@ -120,6 +121,17 @@ public sealed unsafe class DirectFileStream : Stream
             // After a failure, blocks still come back, so the writer never waits forever.
             if (_failure is null)
                 try { RandomAccess.Write(_handle, new ReadOnlySpan<byte>((void*)block, count), offset); }
+                catch (Exception e) when (_direct && e is IOException)
+                {
+                    // Some file systems accept the O_DIRECT flag and then refuse the writes: go on through the cache.
+                    _direct = false;
+                    try
+                    {
+                        SetDirect(_handle, false);
+                        RandomAccess.Write(_handle, new ReadOnlySpan<byte>((void*)block, count), offset);
+                    }
+                    catch (Exception again) { _failure = again; }
+                }
                 catch (Exception e) { _failure = e; }
             _free.Add(block);
         }
@@ -148,7 +160,8 @@ public sealed unsafe class DirectFileStream : Stream
     [DllImport("libc", SetLastError = true)]
     static extern int fcntl(int fd, int cmd, int arg);
 
-    static bool TrySetDirect(SafeFileHandle handle)
+    /// <summary>Switches O_DIRECT on or off for an open file; false when the system refuses.</summary>
+    static bool SetDirect(SafeFileHandle handle, bool on)
     {
         // O_DIRECT's value differs between architectures.
         int direct = RuntimeInformation.ProcessArchitecture switch
@@ -161,6 +174,6 @@ public sealed unsafe class DirectFileStream : Stream
         const int GetFlags = 3, SetFlags = 4;
         int fd = (int)handle.DangerousGetHandle();
         int flags = fcntl(fd, GetFlags, 0);
-        return flags >= 0 && fcntl(fd, SetFlags, flags | direct) == 0;
+        return flags >= 0 && fcntl(fd, SetFlags, on ? flags | direct : flags & ~direct) == 0;
     }
 }
