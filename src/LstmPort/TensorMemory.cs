@@ -22,7 +22,7 @@ public static class TensorMemory
     {
         TorchRuntime.EnsureLoaded();
         long bytes = checked(shape.Aggregate(1L, (n, d) => n * d) * DTypes.Size(dtype));
-        return bytes >= TensorPool.MinimumBytes ? TensorPool.Empty(shape, dtype, bytes) : torch.empty(shape, dtype);
+        return bytes >= TensorPool.MinimumBytes ? TensorPool.Empty(shape, dtype) : torch.empty(shape, dtype);
     }
 
     /// <summary>Where a tensor's data starts (for tests of where memory comes from).</summary>

@@ -46,10 +46,10 @@ public static unsafe class TensorPool
     public static long FreeBytes { get { lock (Gate) return Free.Sum(p => Capacity[p]); } }
 
     /// <summary>A new uninitialised CPU tensor whose memory returns to the pool when libtorch frees it.</summary>
-    public static torch.Tensor Empty(long[] shape, torch.ScalarType dtype, long bytes)
+    public static torch.Tensor Empty(long[] shape, torch.ScalarType dtype)
     {
         TorchRuntime.EnsureLoaded();
-        var block = Rent(bytes);
+        var block = Rent(checked(shape.Aggregate(1L, (n, d) => n * d) * DTypes.Size(dtype)));
         IntPtr handle;
         fixed (long* sizes = shape)
             handle = THSTensor_new(block, &Returned, sizes, shape.Length, (sbyte)dtype, (sbyte)dtype, 0, 0, false);

@@ -10,10 +10,10 @@ namespace LstmPort.Formats;
 /// 0.53 s this way on the benchmark machine, against 2.8 s written through the cache and flushed.
 /// A disk thread writes full blocks while the caller goes on (up to <see cref="MaxBlocks"/> queued),
 /// so computing the next tensor overlaps writing the last: on the 1 GB benchmark, 2.07 s median
-/// against 2.62 s with one block, for 56 MB more peak memory (16 blocks: 2.02 s, 120 MB more). Where the file system refuses O_DIRECT,
-/// and on other systems, the same aligned writes go through the cache. <see cref="Complete"/>
-/// writes the padded last block, cuts the file to its true length and flushes it to disk.
-/// Write-only; it cannot seek.
+/// against 2.62 s with one block, for 56 MB more peak memory (16 blocks: 2.02 s, 120 MB more).
+/// Where the file system refuses O_DIRECT, and on other systems, the same aligned writes go through
+/// the cache. <see cref="Complete"/> writes the padded last block, cuts the file to its true length
+/// and flushes it to disk. Write-only; it cannot seek.
 /// </summary>
 public sealed unsafe class DirectFileStream : Stream
 {
