@@ -10,8 +10,8 @@ namespace LstmPort.Formats;
 /// 0.53 s this way on the benchmark machine, against 2.8 s written through the cache and flushed.
 /// A disk thread writes full blocks while the caller goes on (up to <see cref="MaxBlocks"/> queued),
 /// so computing the next tensor overlaps writing the last. On the 1 GB benchmark one block took
-/// 2.62 s (median), 8 blocks 2.07 s and 16 blocks 2.02 s; in later runs 4 blocks matched 8 (1.93 s
-/// and 1.96 s) with 32 MB less peak memory.
+/// 2.62 s (median), 8 blocks 2.07 s and 16 blocks 2.02 s; 4 blocks (32 MB less memory) were as fast
+/// as 8 in one comparison and 0.2 s slower in another.
 /// Where the file system refuses O_DIRECT, and on other systems, the same aligned writes go through
 /// the cache. <see cref="Complete"/> writes the padded last block, cuts the file to its true length
 /// and flushes it to disk. Write-only; it cannot seek.
@@ -20,7 +20,7 @@ public sealed unsafe class DirectFileStream : Stream
 {
     const int Alignment = 4096;
     const int BlockSize = 8 << 20;
-    const int MaxBlocks = 4;
+    const int MaxBlocks = 8;
 
     readonly SafeFileHandle _handle;
     readonly List<nint> _blocks = [];
