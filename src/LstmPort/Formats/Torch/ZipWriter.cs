@@ -48,13 +48,7 @@ internal sealed class ZipWriter(Stream output)
         BinaryPrimitives.WriteUInt32LittleEndian(s, 0x04034b50);
         BinaryPrimitives.WriteUInt16LittleEndian(s[4..], Version(zip64));
         // flags 0, method 0 (stored)
-        BinaryPrimitives.WriteUInt16LittleEndian(s[10..], _stamp.Time);
-        BinaryPrimitives.WriteUInt16LittleEndian(s[12..], _stamp.Date);
-        BinaryPrimitives.WriteUInt32LittleEndian(s[14..], crc);
-        BinaryPrimitives.WriteUInt32LittleEndian(s[18..], zip64 ? uint.MaxValue : (uint)size);
-        BinaryPrimitives.WriteUInt32LittleEndian(s[22..], zip64 ? uint.MaxValue : (uint)size);
-        BinaryPrimitives.WriteUInt16LittleEndian(s[26..], (ushort)nameBytes.Length);
-        BinaryPrimitives.WriteUInt16LittleEndian(s[28..], (ushort)(fixedExtra + pad));
+        SharedFields(s[10..], crc, size, zip64, nameBytes.Length, fixedExtra + pad);
         nameBytes.CopyTo(s[30..]);
         var extra = s[(30 + nameBytes.Length)..];
         if (zip64)
@@ -95,13 +89,7 @@ internal sealed class ZipWriter(Stream output)
             BinaryPrimitives.WriteUInt32LittleEndian(s, 0x02014b50);
             BinaryPrimitives.WriteUInt16LittleEndian(s[4..], Version(extraLength > 0));
             BinaryPrimitives.WriteUInt16LittleEndian(s[6..], Version(extraLength > 0));
-            BinaryPrimitives.WriteUInt16LittleEndian(s[12..], _stamp.Time);
-            BinaryPrimitives.WriteUInt16LittleEndian(s[14..], _stamp.Date);
-            BinaryPrimitives.WriteUInt32LittleEndian(s[16..], crc);
-            BinaryPrimitives.WriteUInt32LittleEndian(s[20..], bigSize ? uint.MaxValue : (uint)size);
-            BinaryPrimitives.WriteUInt32LittleEndian(s[24..], bigSize ? uint.MaxValue : (uint)size);
-            BinaryPrimitives.WriteUInt16LittleEndian(s[28..], (ushort)name.Length);
-            BinaryPrimitives.WriteUInt16LittleEndian(s[30..], (ushort)extraLength);
+            SharedFields(s[12..], crc, size, bigSize, name.Length, extraLength);
             BinaryPrimitives.WriteUInt32LittleEndian(s[42..], bigOffset ? uint.MaxValue : (uint)offset);
             name.CopyTo(s[46..]);
             if (extraLength > 0)
@@ -158,6 +146,18 @@ internal sealed class ZipWriter(Stream output)
     {
         if (_expectedEnd >= 0 && _position != _expectedEnd)
             throw new InvalidOperationException($"a zip entry got {_position - (_expectedEnd - _entries[^1].Size)} bytes of data, not the {_entries[^1].Size} its header says");
+    }
+
+    /// <summary>The run of fields local and central headers share: time, date, CRC, both sizes (or the zip64 marker), name and extra lengths.</summary>
+    void SharedFields(Span<byte> s, uint crc, long size, bool zip64, int nameLength, int extraLength)
+    {
+        BinaryPrimitives.WriteUInt16LittleEndian(s, _stamp.Time);
+        BinaryPrimitives.WriteUInt16LittleEndian(s[2..], _stamp.Date);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[4..], crc);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[8..], zip64 ? uint.MaxValue : (uint)size);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[12..], zip64 ? uint.MaxValue : (uint)size);
+        BinaryPrimitives.WriteUInt16LittleEndian(s[16..], (ushort)nameLength);
+        BinaryPrimitives.WriteUInt16LittleEndian(s[18..], (ushort)extraLength);
     }
 
     static ushort Version(bool zip64) => zip64 ? (ushort)45 : (ushort)20;
