@@ -432,3 +432,33 @@ public sealed class EquivalenceTests(ITestOutputHelper output)
         return torch.tensor(values).reshape(shape);
     }
 }
+
+/// <summary>The checks multiply through mm: TorchSharp 0.107's matmul has no error guard, and a libtorch error in it ends the process.</summary>
+public sealed class MatMulTests
+{
+    [Fact]
+    public void MatMul_equals_libtorch_matmul_for_inputs_of_rank_one_to_three()
+    {
+        TorchRuntime.EnsureLoaded();
+        using var w = torch.randn(5, 7, dtype: torch.ScalarType.Float64);
+        foreach (long[] shape in new[] { new long[] { 5 }, [3, 5], [4, 3, 5] })
+        {
+            using var x = torch.randn(shape, dtype: torch.ScalarType.Float64);
+            using var ours = LstmPort.Verification.LayerSettings.MatMul(x, w);
+            using var expected = torch.matmul(x, w);
+            Assert.Equal(expected.shape, ours.shape);
+            Assert.True(torch.allclose(ours, expected, rtol: 0, atol: 1e-12), string.Join("x", shape));
+        }
+    }
+
+    [Fact]
+    public void A_libtorch_error_in_MatMul_is_an_exception_and_the_process_goes_on()
+    {
+        TorchRuntime.EnsureLoaded();
+        using var x = torch.ones(2, 3);
+        using var wrongShape = torch.ones(2, 3);
+        using var wrongType = torch.ones([3, 3], torch.ScalarType.Float64);
+        Assert.Contains("mat1 and mat2", Assert.ThrowsAny<Exception>(() => LstmPort.Verification.LayerSettings.MatMul(x, wrongShape)).Message);
+        Assert.Contains("dtype", Assert.ThrowsAny<Exception>(() => LstmPort.Verification.LayerSettings.MatMul(x, wrongType)).Message);
+    }
+}

@@ -230,7 +230,7 @@ public static class EquivalenceChecker
     static double Saturation(LayerGroup g, Tensor x)
     {
         if (g.LayerType == LayerType.Dense || InputProjection(g, x.shape[^1]) is not var (w, b)) return 0;
-        var z = torch.matmul(x, w);
+        var z = MatMul(x, w);
         if (b is not null) z = z + b;
         return (z.abs() > SaturationLimit).to_type(ScalarType.Float64).mean().item<double>();
     }

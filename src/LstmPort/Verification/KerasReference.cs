@@ -21,7 +21,7 @@ public static class KerasReference
     /// </summary>
     public static (Tensor Output, Tensor? FinalH, Tensor? FinalC) Run(LayerGroup layer, Tensor x)
     {
-        // In the check's precision: libtorch aborts the process (not a .NET exception) on mixed dtypes.
+        // In the check's precision: libtorch refuses to mix float32 and float64 operands.
         var r = RunLayer(layer, x.to_type(Precision));
         return (r.Output, r.FinalH, r.FinalC);
     }
@@ -47,7 +47,7 @@ public static class KerasReference
     {
         var kernel = g.Require(TensorRole.Kernel);
         if (kernel.Shape.Length != 2 || kernel.Shape[0] != x.shape[^1]) throw ShapeError(g, kernel, $"[{x.shape[^1]},units]");
-        var y = torch.matmul(x, Data(kernel));
+        var y = MatMul(x, Data(kernel));
         if (g.Find(TensorRole.Bias) is { } bias)
         {
             CheckShape(g, bias, kernel.Shape[1]);
@@ -93,13 +93,13 @@ public static class KerasReference
         var act = cudnn ? torch.tanh : Activation(g, ConfigKeys.Activation, "tanh");
         var rec = cudnn ? torch.sigmoid : Activation(g, ConfigKeys.RecurrentActivation, "sigmoid");
 
-        var xw = torch.matmul(x, k) + bias;
+        var xw = MatMul(x, k) + bias;
         var state = torch.zeros(x.shape[1], h, dtype: Precision);
         var cell = torch.zeros(x.shape[1], h, dtype: Precision);
         var outputs = new List<Tensor>((int)x.shape[0]);
         for (long t = 0; t < x.shape[0]; t++)
         {
-            var z = xw[t] + torch.matmul(state, u);
+            var z = xw[t] + MatMul(state, u);
             var gates = z.chunk(4, -1);
             var i = rec(gates[0]);
             var f = rec(gates[1]);
@@ -124,7 +124,7 @@ public static class KerasReference
         if (!resetAfter && br is not null)
             throw ShapeError(g, bias!, $"[{3 * h}] for reset_after=False");
 
-        var xw = torch.matmul(x, k) + bi;
+        var xw = MatMul(x, k) + bi;
         var uzr = u[.., ..(2 * h)];
         var uh = u[.., (2 * h)..];
         var state = torch.zeros(x.shape[1], h, dtype: Precision);
@@ -135,7 +135,7 @@ public static class KerasReference
             Tensor z, r, candidate;
             if (resetAfter)
             {
-                var inner = torch.matmul(state, u);
+                var inner = MatMul(state, u);
                 if (br is not null) inner = inner + br;
                 var ig = inner.chunk(3, -1);
                 z = rec(xg[0] + ig[0]);
@@ -144,10 +144,10 @@ public static class KerasReference
             }
             else
             {
-                var zr = torch.matmul(state, uzr).chunk(2, -1);
+                var zr = MatMul(state, uzr).chunk(2, -1);
                 z = rec(xg[0] + zr[0]);
                 r = rec(xg[1] + zr[1]);
-                candidate = act(xg[2] + torch.matmul(r * state, uh));
+                candidate = act(xg[2] + MatMul(r * state, uh));
             }
             state = z * state + (1 - z) * candidate;
             outputs.Add(state);
@@ -160,12 +160,12 @@ public static class KerasReference
         var (k, u, h) = Matrices(g, 1, x.shape[^1]);
         var (bi, _) = Biases(g, 1, h, twoRows: false);
         var act = Activation(g, ConfigKeys.Activation, "tanh");
-        var xw = torch.matmul(x, k) + bi;
+        var xw = MatMul(x, k) + bi;
         var state = torch.zeros(x.shape[1], h, dtype: Precision);
         var outputs = new List<Tensor>((int)x.shape[0]);
         for (long t = 0; t < x.shape[0]; t++)
         {
-            state = act(xw[t] + torch.matmul(state, u));
+            state = act(xw[t] + MatMul(state, u));
             outputs.Add(state);
         }
         return (outputs, state, null);

@@ -69,6 +69,14 @@ internal static class LayerSettings
     /// <summary>The tensor's data in the check's precision, as a new tensor object that a dispose scope may free without touching the LstmTensor's own.</summary>
     public static Tensor Data(LstmTensor t) => t.Tensor.detach().to_type(Precision);
 
+    /// <summary>
+    /// x @ w for an x of any rank and a matrix w, through libtorch's mm. TorchSharp 0.107's native
+    /// matmul (like its cummax and cummin) has no error guard, so a libtorch error inside it ends
+    /// the process instead of becoming an exception; every other tensor function has the guard.
+    /// </summary>
+    public static Tensor MatMul(Tensor x, Tensor w) =>
+        x.dim() == 2 ? x.mm(w) : x.reshape(-1, x.shape[^1]).mm(w).reshape([.. x.shape[..^1], w.shape[1]]);
+
     public static LstmPortException ShapeError(LayerGroup g, LstmTensor t, string expected) => g.ShapeError(t, expected);
 
     public static void CheckShape(LayerGroup g, LstmTensor t, params long[] expected) => g.CheckShape(t, expected);

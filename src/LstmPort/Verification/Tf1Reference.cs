@@ -16,7 +16,7 @@ public static class Tf1Reference
 {
     public static (Tensor Output, Tensor? FinalH, Tensor? FinalC) Run(LayerGroup layer, Tensor x)
     {
-        // In the check's precision: libtorch aborts the process (not a .NET exception) on mixed dtypes.
+        // In the check's precision: libtorch refuses to mix float32 and float64 operands.
         var r = RunLayer(layer, x.to_type(Precision));
         return (r.Output, r.FinalH, r.FinalC);
     }
@@ -75,7 +75,7 @@ public static class Tf1Reference
 
         var wx = Data(kernel)[..(int)inputSize];
         var wh = Data(kernel)[(int)inputSize..];
-        var xw = torch.matmul(x, wx);
+        var xw = MatMul(x, wx);
         if (bias is not null) xw = xw + Data(bias);
         var proj = projection is null ? null : Data(projection);
         var m = torch.zeros(x.shape[1], stateSize, dtype: Precision);
@@ -83,7 +83,7 @@ public static class Tf1Reference
         var outputs = new List<Tensor>((int)x.shape[0]);
         for (long t = 0; t < x.shape[0]; t++)
         {
-            var gates = (xw[t] + torch.matmul(m, wh)).chunk(4, -1); // i, j, f, o
+            var gates = (xw[t] + MatMul(m, wh)).chunk(4, -1); // i, j, f, o
             var (i, j, f, o) = (gates[0], gates[1], gates[2], gates[3]);
             if (peepholes)
                 c = torch.sigmoid(f + forgetBias + wf! * c) * c + torch.sigmoid(i + wi! * c) * act(j);
@@ -91,7 +91,7 @@ public static class Tf1Reference
                 c = torch.sigmoid(f + forgetBias) * c + torch.sigmoid(i) * act(j);
             if (cellClip is double clip && clip > 0) c = c.clamp(-clip, clip);
             m = (peepholes ? torch.sigmoid(o + wo! * c) : torch.sigmoid(o)) * act(c);
-            if (proj is not null) m = torch.matmul(m, proj);
+            if (proj is not null) m = MatMul(m, proj);
             outputs.Add(m);
         }
         return (outputs, m, c);
@@ -127,15 +127,15 @@ public static class Tf1Reference
         var ck = Data(candidate);
         var (gx, gh) = (gk[..(int)inputSize], gk[(int)inputSize..]);
         var (cx, ch) = (ck[..(int)inputSize], ck[(int)inputSize..]);
-        var xg = torch.matmul(x, gx) + gatesBias;
-        var xc = torch.matmul(x, cx) + candidateBias;
+        var xg = MatMul(x, gx) + gatesBias;
+        var xc = MatMul(x, cx) + candidateBias;
         var state = torch.zeros(x.shape[1], h, dtype: Precision);
         var outputs = new List<Tensor>((int)x.shape[0]);
         for (long t = 0; t < x.shape[0]; t++)
         {
-            var ru = torch.sigmoid(xg[t] + torch.matmul(state, gh)).chunk(2, -1);
+            var ru = torch.sigmoid(xg[t] + MatMul(state, gh)).chunk(2, -1);
             var (r, u) = (ru[0], ru[1]);
-            var c = act(xc[t] + torch.matmul(r * state, ch));
+            var c = act(xc[t] + MatMul(r * state, ch));
             state = u * state + (1 - u) * c;
             outputs.Add(state);
         }
@@ -153,14 +153,14 @@ public static class Tf1Reference
         if (bias is not null) CheckShape(g, bias, h);
         var act = Activation(g, ConfigKeys.Activation, "tanh");
         var k = Data(kernel);
-        var xw = torch.matmul(x, k[..(int)inputSize]);
+        var xw = MatMul(x, k[..(int)inputSize]);
         if (bias is not null) xw = xw + Data(bias);
         var wh = k[(int)inputSize..];
         var state = torch.zeros(x.shape[1], h, dtype: Precision);
         var outputs = new List<Tensor>((int)x.shape[0]);
         for (long t = 0; t < x.shape[0]; t++)
         {
-            state = act(xw[t] + torch.matmul(state, wh));
+            state = act(xw[t] + MatMul(state, wh));
             outputs.Add(state);
         }
         return (outputs, state, null);

@@ -16,7 +16,7 @@ public static class TorchModules
 {
     public static (Tensor Output, Tensor? FinalH, Tensor? FinalC) Run(LayerGroup layer, Tensor x)
     {
-        // In the check's precision: libtorch aborts the process (not a .NET exception) on mixed dtypes.
+        // In the check's precision: libtorch refuses to mix float32 and float64 operands.
         var r = RunLayer(layer, x.to_type(Precision));
         return (r.Output, r.FinalH, r.FinalC);
     }
