@@ -43,7 +43,11 @@ if (module is null)
 }
 
 int width = Console.IsOutputRedirected ? 120 : Math.Max(40, Console.WindowWidth);
-using var runner = new ScriptRunner(module, width, ansi: !Console.IsOutputRedirected);
+ScriptRunner runner;
+// A relative -Module means relative to here: Import-Module would take a bare relative path for a module name.
+try { runner = new ScriptRunner(Path.GetFullPath(module), width, ansi: !Console.IsOutputRedirected); }
+catch (InvalidOperationException e) { Console.Error.WriteLine(e.Message); return 1; }
+using var _ = runner;
 var result = file is null ? runner.Render(command!) : runner.RenderFile(file, fileArgs.ToArray());
 Console.Out.Write(result.Text);
 Console.Error.Write(result.ErrorText);

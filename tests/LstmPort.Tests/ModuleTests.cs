@@ -123,6 +123,21 @@ public sealed class FreshProcessTests
     }
 
     [Fact]
+    public void Host_takes_a_relative_Module_path_and_reports_a_bad_one_without_crashing()
+    {
+        var relative = Path.GetRelativePath(Repo.Root, Path.Combine(Repo.ModuleDir, "LstmPort.psd1"));
+        var (code, stdout, stderr) = RunHost("-Module", relative, "-Command", "(Get-Module LstmPort).Name");
+        Assert.True(code == 0, stderr);
+        Assert.Equal("LstmPort", stdout.Trim());
+
+        (code, stdout, stderr) = RunHost("-Module", "no/such/LstmPort.psd1", "-Command", "'unreached'");
+        Assert.Equal(1, code);
+        Assert.Contains("Import-Module", stderr);
+        Assert.DoesNotContain("Unhandled exception", stderr);
+        Assert.DoesNotContain("unreached", stdout);
+    }
+
+    [Fact]
     public void Host_loads_libtorch_from_the_module_folder_only()
     {
         var (code, stdout, stderr) = RunHost("-Command",
