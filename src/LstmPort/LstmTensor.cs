@@ -101,6 +101,9 @@ public sealed class LstmTensor
 
     public long ElementCount => Shape.Aggregate(1L, (a, d) => a * d);
 
+    /// <summary>The size of the data in bytes.</summary>
+    internal long ByteCount => ElementCount * DTypes.Size(DTypes.Parse(DType));
+
     public override string ToString() => $"{Name} [{string.Join(",", Shape)}] {DType}";
 }
 

@@ -89,7 +89,7 @@ public sealed class KerasHdf5Writer : IWeightWriter
 
     static H5Dataset Dataset(LstmTensor t)
     {
-        long bytes = t.ElementCount * DTypes.Size(DTypes.Parse(t.DType));
+        long bytes = t.ByteCount;
         if (bytes > Array.MaxLength)
             throw new LstmPortException("TensorTooLarge", ErrorKind.NotSupported, $"'{t.Name}' holds {bytes:N0} bytes; LstmPort writes HDF5 datasets of up to 2 GB.", t.Name);
         var data = new MemoryStream((int)bytes);

@@ -41,7 +41,7 @@ public sealed class SafetensorsWriter : IWeightWriter
             long offset = 0;
             foreach (var t in tensors)
             {
-                long bytes = t.ElementCount * LstmPort.DTypes.Size(LstmPort.DTypes.Parse(t.DType));
+                long bytes = t.ByteCount;
                 json.WriteStartObject(t.Name);
                 json.WriteString("dtype", Code(t.DType));
                 json.WriteStartArray("shape");

@@ -61,7 +61,7 @@ public static class WeightWriter
         if (!overwrite && File.Exists(path))
             throw new LstmPortException("FileExists", ErrorKind.ResourceExists, $"'{path}' already exists; use -Force to overwrite it.", path);
         writer.Check(tensors, path);
-        long bytes = tensors.Sum(t => t.ElementCount * DTypes.Size(DTypes.Parse(t.DType)));
+        long bytes = tensors.Sum(t => t.ByteCount);
         return (writer, bytes);
     }
 
@@ -74,7 +74,7 @@ public static class WeightWriter
         var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
         try
         {
-            TensorPool.Expect(tensors.Max(t => t.ElementCount * DTypes.Size(DTypes.Parse(t.DType))));
+            TensorPool.Expect(tensors.Max(t => t.ByteCount));
             if (writer.WritesSequentially)
             {
                 using var file = new DirectFileStream(temp);
