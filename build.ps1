@@ -5,10 +5,11 @@
 .DESCRIPTION
     Builds the solution, which assembles the importable module in out/LstmPort (or
     out/<runtime>/LstmPort for another runtime). -Test runs the xunit suite, then the Pester suite
-    in tests/ when Pester 5 is installed. -Docs regenerates en-US MAML help from docs/*.md with
+    in tests/ against out/LstmPort (Pester 5.9.1 from the NuGet cache), and ends with one line
+    'N passed, N failed, N skipped' counting both; it exits 1 when a test failed. -Docs regenerates en-US MAML help from docs/*.md with
     PlatyPS 1.0 when it is installed (the build itself converts docs/*.md without PlatyPS).
 .EXAMPLE
-    ./build.ps1 -Test
+    dotnet tool restore; dotnet pwsh ./build.ps1 -Test
 .EXAMPLE
     ./build.ps1 -Runtime win-x64 -Configuration Release
 #>
@@ -20,7 +21,9 @@ param(
     [string] $Runtime,
     [switch] $Test,
     [switch] $Docs,
-    [switch] $Clean
+    [switch] $Clean,
+    # Where -Test writes its reports (xunit.trx, pester.xml); out/TestResults by default.
+    [string] $ResultsDirectory
 )
 $ErrorActionPreference = 'Stop'
 Set-Location $PSScriptRoot
@@ -56,12 +59,26 @@ if ($Runtime) {
 if ($LASTEXITCODE) { throw "dotnet build failed ($LASTEXITCODE)" }
 
 if ($Test) {
-    dotnet test LstmPort.PowerShell.sln -c $Configuration --no-build
-    if ($LASTEXITCODE) { throw "xunit tests failed ($LASTEXITCODE)" }
-    if (Get-Module -ListAvailable Pester | Where-Object Version -GE '5.0') {
-        $result = Invoke-Pester ./tests -PassThru -Output Detailed
-        if ($result.FailedCount) { throw "$($result.FailedCount) Pester tests failed" }
+    # Both suites run whatever the first one gives; the closing line counts both.
+    $results = if ($ResultsDirectory) { $ResultsDirectory } else { Join-Path $PSScriptRoot 'out/TestResults' }
+    New-Item -ItemType Directory -Force $results | Out-Null
+    $trx = Join-Path $results 'xunit.trx'
+    Remove-Item $trx -ErrorAction Ignore
+    dotnet test LstmPort.PowerShell.sln -c $Configuration --no-build --logger 'console;verbosity=normal' --logger "trx;LogFileName=$trx" --results-directory $results
+    $xunit = if (Test-Path $trx) {
+        $counters = ([xml](Get-Content -Raw $trx)).TestRun.ResultSummary.Counters
+        [pscustomobject]@{ Passed = [int]$counters.passed; Failed = [int]$counters.failed; Skipped = [int]$counters.total - [int]$counters.executed }
     } else {
-        Write-Warning 'Pester 5 is not installed; skipped tests/*.Tests.ps1 (Install-Module Pester).'
+        Write-Warning 'xunit wrote no test report (did the test host start?)'
+        [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0 }
     }
+    "xunit: $($xunit.Passed) passed, $($xunit.Failed) failed, $($xunit.Skipped) skipped"
+
+    $pester = & ./tests/Invoke-PesterSuite.ps1 -ResultFile (Join-Path $results 'pester.xml') -PassThru | Select-Object -Last 1
+    $pesterFailed = $pester.FailedCount + $pester.FailedBlocksCount + $pester.FailedContainersCount
+
+    $passed = $xunit.Passed + $pester.PassedCount
+    $failed = $xunit.Failed + $pesterFailed
+    "$passed passed, $failed failed, $($xunit.Skipped + $pester.SkippedCount) skipped"
+    if ($failed) { exit 1 }
 }
