@@ -23,8 +23,11 @@ public sealed class GetLstmLayerCommand : LstmPortCmdlet
     [Parameter(Mandatory = true, ParameterSetName = InputObjectSet, ValueFromPipeline = true)]
     public LstmTensor[] InputObject { get; set; } = [];
 
+    // In the InputObject set too: without it, `Get-LstmWeights f | Get-LstmLayer -Layer x` chose the Path
+    // set, bound each tensor's ToString() as a wildcard path and silently emitted nothing.
     [Parameter(ParameterSetName = PathSet)]
     [Parameter(ParameterSetName = LiteralPathSet)]
+    [Parameter(ParameterSetName = InputObjectSet)]
     [SupportsWildcards]
     [ValidateNotNullOrEmpty]
     [ArgumentCompleter(typeof(LayerNameCompleter))]
@@ -38,12 +41,12 @@ public sealed class GetLstmLayerCommand : LstmPortCmdlet
 
     protected override void ProcessRecord()
     {
+        var patterns = Layer?.Select(l => new WildcardPattern(l, WildcardOptions.IgnoreCase)).ToArray();
         if (ParameterSetName == InputObjectSet)
         {
-            _piped.AddRange(InputObject.Where(t => t is not null));
+            _piped.AddRange(InputObject.Where(t => t is not null && (patterns is null || patterns.Any(p => p.IsMatch(t.Layer)))));
             return;
         }
-        var patterns = Layer?.Select(l => new WildcardPattern(l, WildcardOptions.IgnoreCase)).ToArray();
         foreach (var weights in ReadFiles(ParameterSetName == LiteralPathSet ? LiteralPath : Path, ParameterSetName == LiteralPathSet, Format))
         {
             foreach (var layer in LstmLayer.Summarize(weights.Tensors))
