@@ -1,6 +1,10 @@
 #requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.0' }
+# At the top for discovery ($HasFixtures in -Skip), in BeforeAll for the run.
+. (Join-Path $PSScriptRoot 'common.ps1')
+
 BeforeAll {
-    . (Join-Path $PSScriptRoot 'TestHelpers.ps1')
+    . (Join-Path $PSScriptRoot 'common.ps1')
+    Import-TestModule
 }
 
 Describe 'Export-LstmWeights' {
@@ -11,6 +15,9 @@ Describe 'Export-LstmWeights' {
                 'lstm.bias_ih_l0'   = @(@(16), (1..16))
                 'lstm.bias_hh_l0'   = @(@(16), (1..16))
             })
+        $names = 'lstm.weight_ih_l0', 'lstm.weight_hh_l0', 'lstm.bias_ih_l0', 'lstm.bias_hh_l0'
+        # Every test writes into its own empty folder, so leftovers are easy to see.
+        function New-OutFolder { New-Item -ItemType Directory (Join-Path $TestDrive ([guid]::NewGuid().ToString('N'))) }
     }
 
     It 'writes a .pth that Get-LstmWeights reads back with the same names and values' {
@@ -19,55 +26,253 @@ Describe 'Export-LstmWeights' {
         $file | Should -BeOfType System.IO.FileInfo
         $file.FullName | Should -Be $out
         $back = Get-LstmWeights $out
-        $back.Name | Should -Be @('lstm.weight_ih_l0', 'lstm.weight_hh_l0', 'lstm.bias_ih_l0', 'lstm.bias_hh_l0')
+        $back.Name | Should -Be $names
         $back[0].Role | Should -Be 'Kernel'
-        $back[1].Tensor.sum().item[float]() | Should -Be 2080
+        $back[1].Sum() | Should -Be 2080
+        $back[0].ToArray() | Should -Be (1..48)
+        $back[3].ToArray() | Should -Be (1..16)
+        $back.DType | Should -Be @('float32', 'float32', 'float32', 'float32')
     }
 
     It 'writes .safetensors by extension and any name with -Format' {
         $st = Join-Path $TestDrive 'round.safetensors'
         Get-LstmWeights $source.FullName | Export-LstmWeights $st
         (Get-LstmWeights $st).Count | Should -Be 4
+        (Get-LstmWeights $st)[1].ToArray() | Should -Be (1..64)
         $bin = Join-Path $TestDrive 'weights.bin'
         Get-LstmWeights $source.FullName | Export-LstmWeights $bin -Format PyTorch
         (Get-LstmWeights $bin -Format PyTorch).Count | Should -Be 4
     }
 
-    It 'writes nothing with -WhatIf' {
-        $out = Join-Path $TestDrive 'whatif.pth'
-        Get-LstmWeights $source.FullName | Export-LstmWeights $out -WhatIf
-        Test-Path $out | Should -BeFalse
+    It 'writes converted tensors: a Keras layout as .h5 that reads back as the same Keras tensors' {
+        $keras = Get-LstmWeights $source.FullName | ConvertTo-KerasLayout
+        $out = Join-Path (New-OutFolder) 'keras.h5'
+        $keras | Export-LstmWeights $out
+        $back = Get-LstmWeights $out -WarningAction SilentlyContinue
+        $back.Role | Should -Be @('Kernel', 'RecurrentKernel', 'Bias')
+        $back.Layout | Should -Be @('Keras', 'Keras', 'Keras')
+        for ($i = 0; $i -lt 3; $i++) { Get-MaxAbsDifference $back[$i].ToArray() $keras[$i].ToArray() | Should -Be 0 }
     }
 
-    It 'refuses to overwrite without -Force and leaves the file untouched' {
-        $out = Join-Path $TestDrive 'exists.pth'
-        Set-Content $out 'precious'
-        { Get-LstmWeights $source.FullName | Export-LstmWeights $out -ErrorAction Stop } |
-            Should -Throw -ErrorId 'FileExists*'
-        Get-Content $out | Should -Be 'precious'
-        Get-LstmWeights $source.FullName | Export-LstmWeights $out -Force
-        (Get-LstmWeights $out).Count | Should -Be 4
+    Context 'pipeline input' {
+        It 'writes the tensors in the order they arrive, whether piped, given to -InputObject or by position' {
+            $t = Get-LstmWeights $source.FullName
+            $folder = New-OutFolder
+            $t[3], $t[0] | Export-LstmWeights (Join-Path $folder 'piped.pth')
+            Export-LstmWeights -Path (Join-Path $folder 'named.pth') -InputObject $t[3], $t[0]
+            Export-LstmWeights (Join-Path $folder 'positional.pth') $t[3], $t[0]
+            foreach ($name in 'piped', 'named', 'positional') {
+                (Get-LstmWeights (Join-Path $folder "$name.pth")).Name | Should -Be @('lstm.bias_hh_l0', 'lstm.weight_ih_l0')
+            }
+        }
+
+        It 'collects tensors from several files into one' {
+            $other = New-TestTorchLstm (Join-Path $TestDrive 'other.safetensors') -Module enc
+            $out = Join-Path (New-OutFolder) 'both.safetensors'
+            Get-LstmWeights $source.FullName, $other.FullName | Export-LstmWeights $out
+            (Get-LstmWeights $out).Count | Should -Be 14
+        }
+
+        It 'resolves a relative path against the PowerShell location, not the process folder' {
+            $folder = New-OutFolder
+            Push-Location -LiteralPath $folder
+            try { $file = Get-LstmWeights $source.FullName | Export-LstmWeights ./relative.pth -PassThru }
+            finally { Pop-Location }
+            $file.FullName | Should -Be (Join-Path $folder 'relative.pth')
+            Test-Path (Join-Path $folder 'relative.pth') | Should -BeTrue
+        }
     }
 
-    It 'reports empty input and duplicate names and writes nothing' {
-        $out = Join-Path $TestDrive 'bad.pth'
-        { @() | Export-LstmWeights $out -ErrorAction Stop } | Should -Throw -ErrorId 'NoTensors*'
-        $t = Get-LstmWeights $source.FullName
-        { $t[0], $t[0] | Export-LstmWeights $out -ErrorAction Stop } | Should -Throw -ErrorId 'DuplicateTensorName*'
-        Test-Path $out | Should -BeFalse
+    Context 'ShouldProcess' {
+        It 'writes nothing with -WhatIf' {
+            $out = Join-Path $TestDrive 'whatif.pth'
+            Get-LstmWeights $source.FullName | Export-LstmWeights $out -WhatIf
+            Test-Path $out | Should -BeFalse
+        }
+
+        It 'writes no temporary file and returns nothing with -WhatIf -PassThru' {
+            $folder = New-OutFolder
+            $result = Get-LstmWeights $source.FullName | Export-LstmWeights (Join-Path $folder 'w.pth') -WhatIf -PassThru
+            $result | Should -BeNullOrEmpty
+            Get-ChildItem -Force $folder | Should -BeNullOrEmpty
+        }
+
+        It 'leaves an existing file alone with -WhatIf -Force' {
+            $out = Join-Path (New-OutFolder) 'keep.pth'
+            Set-Content $out 'precious'
+            Get-LstmWeights $source.FullName | Export-LstmWeights $out -WhatIf -Force
+            Get-Content $out | Should -Be 'precious'
+        }
+
+        It 'writes without asking with -Confirm:$false, even when $ConfirmPreference asks for everything' {
+            $out = Join-Path (New-OutFolder) 'confirmed.pth'
+            $ConfirmPreference = 'Low'
+            Get-LstmWeights $source.FullName | Export-LstmWeights $out -Confirm:$false
+            (Get-LstmWeights $out).Name | Should -Be $names
+        }
+
+        It 'honours $WhatIfPreference' {
+            $out = Join-Path (New-OutFolder) 'preference.pth'
+            $WhatIfPreference = $true
+            Get-LstmWeights $source.FullName | Export-LstmWeights $out
+            $WhatIfPreference = $false
+            Test-Path $out | Should -BeFalse
+        }
     }
 
-    It 'leaves no partial or temporary file when a tensor fails to load mid-write' {
-        $copy = Join-Path $TestDrive 'shrinking.safetensors'
-        Copy-Item $source.FullName $copy
-        $t = Get-LstmWeights $copy
-        $f = [IO.File]::Open($copy, 'Open', 'ReadWrite'); $f.SetLength($f.Length - 100); $f.Dispose()
-        $out = Join-Path $TestDrive 'partial.pth'
-        { $t | Export-LstmWeights $out -ErrorAction Stop } | Should -Throw -ErrorId 'TruncatedFile*'
-        Get-ChildItem $TestDrive -Force -Filter '*partial*' | Should -BeNullOrEmpty
+    Context 'errors' {
+        It 'refuses to overwrite without -Force and leaves the file untouched' {
+            $out = Join-Path $TestDrive 'exists.pth'
+            Set-Content $out 'precious'
+            { Get-LstmWeights $source.FullName | Export-LstmWeights $out -ErrorAction Stop } |
+                Should -Throw -ErrorId 'FileExists*'
+            Get-Content $out | Should -Be 'precious'
+            Get-LstmWeights $source.FullName | Export-LstmWeights $out -Force
+            (Get-LstmWeights $out).Count | Should -Be 4
+        }
+
+        It 'ends the statement with FileExists (ResourceExists, the path as target), as Export-Csv -NoClobber does' {
+            $out = Join-Path (New-OutFolder) 'exists.pth'
+            Set-Content $out 'precious'
+            $t = Get-LstmWeights $source.FullName
+            # Statement-terminating: try/catch catches it without -ErrorAction Stop, and
+            # -ErrorAction SilentlyContinue does not hide it.
+            $caught = $null
+            try { $t | Export-LstmWeights $out -PassThru } catch { $caught = $_ }
+            $caught | Should -BeOfType System.Management.Automation.ErrorRecord
+            $caught.FullyQualifiedErrorId | Should -Be 'FileExists,LstmPort.PowerShell.Commands.ExportLstmWeightsCommand'
+            $caught.CategoryInfo.Category | Should -Be 'ResourceExists'
+            $caught.TargetObject | Should -Be $out
+            $caught.Exception | Should -BeOfType LstmPort.LstmPortException
+            $caught.Exception.Message | Should -BeLike '*-Force*'
+            { $t | Export-LstmWeights $out -ErrorAction SilentlyContinue } | Should -Throw -ErrorId 'FileExists,*'
+            Get-Content $out | Should -Be 'precious'
+        }
+
+        It 'reports empty input and duplicate names and writes nothing' {
+            $out = Join-Path $TestDrive 'bad.pth'
+            { @() | Export-LstmWeights $out -ErrorAction Stop } | Should -Throw -ErrorId 'NoTensors*'
+            $t = Get-LstmWeights $source.FullName
+            { $t[0], $t[0] | Export-LstmWeights $out -ErrorAction Stop } | Should -Throw -ErrorId 'DuplicateTensorName*'
+            Test-Path $out | Should -BeFalse
+        }
+
+        It 'names the duplicated tensor as the target; both are InvalidArgument' {
+            $t = Get-LstmWeights $source.FullName
+            $caught = $null
+            try { $t[0], $t[1], $t[0] | Export-LstmWeights (Join-Path $TestDrive 'dup.pth') } catch { $caught = $_ }
+            $caught.FullyQualifiedErrorId | Should -BeLike 'DuplicateTensorName,*'
+            $caught.CategoryInfo.Category | Should -Be 'InvalidArgument'
+            $caught.TargetObject | Should -Be 'lstm.weight_ih_l0'
+            $caught = $null
+            try { @() | Export-LstmWeights (Join-Path $TestDrive 'none.pth') } catch { $caught = $_ }
+            $caught.FullyQualifiedErrorId | Should -BeLike 'NoTensors,*'
+            $caught.CategoryInfo.Category | Should -Be 'InvalidArgument'
+        }
+
+        It 'refuses an extension it cannot write (UnknownFormat), a missing folder, a folder and another provider' {
+            $t = Get-LstmWeights $source.FullName
+            $folder = New-OutFolder
+            $cases = @(
+                @{ Path = (Join-Path $folder 'x.xyz'); Id = 'UnknownFormat'; Category = 'InvalidArgument' }
+                @{ Path = (Join-Path $folder 'no/x.pth'); Id = 'DirectoryNotFound'; Category = 'ObjectNotFound' }
+                @{ Path = [string](New-Item -ItemType Directory (Join-Path $folder 'folder.pth')); Id = 'PathIsDirectory'; Category = 'InvalidArgument' }
+                @{ Path = 'Env:LSTMPORT_NOT_A_FILE'; Id = 'NotAFileSystemPath'; Category = 'InvalidArgument' }
+            )
+            foreach ($case in $cases) {
+                $caught = $null
+                try { $t | Export-LstmWeights $case.Path } catch { $caught = $_ }
+                $caught.FullyQualifiedErrorId | Should -BeLike "$($case.Id),*" -Because $case.Path
+                $caught.CategoryInfo.Category | Should -Be $case.Category -Because $case.Path
+                $caught.TargetObject | Should -Be $case.Path
+            }
+            (Get-ChildItem -Force $folder).Name | Should -Be 'folder.pth'
+        }
+
+        It 'leaves no partial or temporary file when a tensor fails to load mid-write' {
+            $copy = Join-Path $TestDrive 'shrinking.safetensors'
+            Copy-Item $source.FullName $copy
+            $t = Get-LstmWeights $copy
+            $f = [IO.File]::Open($copy, 'Open', 'ReadWrite'); $f.SetLength($f.Length - 100); $f.Dispose()
+            $out = Join-Path $TestDrive 'partial.pth'
+            { $t | Export-LstmWeights $out -ErrorAction Stop } | Should -Throw -ErrorId 'TruncatedFile*'
+            Get-ChildItem $TestDrive -Force -Filter '*partial*' | Should -BeNullOrEmpty
+        }
+
+        It 'keeps the old file whole when an overwrite with -Force fails' {
+            $copy = Join-Path $TestDrive 'shrinking2.safetensors'
+            Copy-Item $source.FullName $copy
+            $t = Get-LstmWeights $copy
+            $f = [IO.File]::Open($copy, 'Open', 'ReadWrite'); $f.SetLength($f.Length - 100); $f.Dispose()
+            $folder = New-OutFolder
+            $out = Join-Path $folder 'deployed.pth'
+            Set-Content $out 'precious'
+            { $t | Export-LstmWeights $out -Force -ErrorAction Stop } | Should -Throw -ErrorId 'TruncatedFile*'
+            Get-Content $out | Should -Be 'precious'
+            (Get-ChildItem -Force $folder).Name | Should -Be 'deployed.pth'
+        }
     }
 
-    It 'writes a Keras .h5 weights file from Keras tensors and refuses other layouts' -Skip:(-not (Test-Path (Join-Path $Fixtures 'dl4j-keras2-simple-lstm'))) {
+    Context 'read by real PyTorch (/usr/bin/python3 with torch)' {
+        BeforeAll {
+            $torchProblem = Get-PythonProblem torch
+            $readStateDict = @'
+import json, sys, torch
+sd = torch.load(sys.argv[1], weights_only=True)
+print(json.dumps([{"name": k, "dtype": str(v.dtype), "shape": list(v.shape), "values": v.flatten().tolist()} for k, v in sd.items()]))
+'@
+        }
+
+        It 'round-trips through real PyTorch when python3 with torch is available' {
+            if ($torchProblem) { Set-ItResult -Skipped -Because $torchProblem }
+            $out = Join-Path $TestDrive 'torch.pth'
+            Get-LstmWeights $source.FullName | Export-LstmWeights $out
+            $sd = Invoke-TestPython $readStateDict $out
+            $sd.name | Should -Be $names
+            $sd.dtype | Should -Be @('torch.float32', 'torch.float32', 'torch.float32', 'torch.float32')
+            $sd[0].shape | Should -Be @(16, 3)
+            $sd[1].values | Should -Be (1..64)
+            ($sd[1].values | Measure-Object -Sum).Sum | Should -Be 2080
+        }
+
+        It 'writes a state_dict that nn.LSTM and nn.Linear load strictly, with every value as LstmPort has it' {
+            if ($torchProblem) { Set-ItResult -Skipped -Because $torchProblem }
+            $t = Get-LstmWeights (New-TestTorchLstm (Join-Path $TestDrive 'stack.safetensors')).FullName | ConvertTo-KerasLayout | ConvertTo-TorchLayout -StackAs lstm
+            $out = Join-Path (New-OutFolder) 'model.pt'
+            $t | Export-LstmWeights $out
+            $load = @'
+import json, sys, torch
+class M(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(3, 4, num_layers=2)
+        self.head = torch.nn.Linear(4, 2)
+m = M()
+m.load_state_dict(torch.load(sys.argv[1], weights_only=True), strict=True)
+print(json.dumps({k: v.detach().flatten().tolist() for k, v in m.state_dict().items()}))
+'@
+            $loaded = Invoke-TestPython $load $out
+            foreach ($tensor in $t) {
+                Get-MaxAbsDifference ([double[]]$loaded.($tensor.Name)) $tensor.ToArray() | Should -Be 0 -Because $tensor.Name
+            }
+        }
+    }
+
+    It 'has full help' {
+        $help = Get-Help Export-LstmWeights -Full
+        $help.Synopsis | Should -Not -BeNullOrEmpty
+        @($help.examples.example).Count | Should -BeGreaterOrEqual 2
+        $help.parameters.parameter.name | Should -Contain 'PassThru'
+    }
+}
+
+Describe 'Export-LstmWeights on real model files (../shared/fixtures)' -Skip:(-not $HasFixtures) {
+    BeforeAll {
+        $torchProblem = Get-PythonProblem torch, h5py
+    }
+
+    It 'writes a Keras .h5 weights file from Keras tensors and refuses other layouts' {
+        $source = New-TestSafetensors (Join-Path $TestDrive 'source.safetensors') ([ordered]@{ 'lstm.weight_ih_l0' = @(@(16, 3), (1..48)); 'lstm.weight_hh_l0' = @(@(16, 4), (1..64)) })
         $real = Join-Path $Fixtures 'dl4j-keras2-simple-lstm/simple_lstm_tf_keras_2_weights.h5'
         $out = Join-Path $TestDrive 'keras.h5'
         Get-LstmWeights $real -WarningAction SilentlyContinue | Export-LstmWeights $out
@@ -79,29 +284,48 @@ Describe 'Export-LstmWeights' {
         Test-Path $bad | Should -BeFalse
     }
 
-    It 'round-trips through real PyTorch when python3 with torch is available' -Skip:(-not (Get-Command python3 -ErrorAction Ignore)) {
-        $out = Join-Path $TestDrive 'torch.pth'
-        Get-LstmWeights $source.FullName | Export-LstmWeights $out
-        $sum = & python3 -c "import torch,sys; sd=torch.load(sys.argv[1], weights_only=True); print(float(sd['lstm.weight_hh_l0'].sum()))" $out
-        if ($LASTEXITCODE -ne 0) { Set-ItResult -Skipped -Because 'python3 cannot import torch' }
-        else { [double]$sum | Should -Be 2080 }
+    It 'writes an .h5 whose layer and weight names h5py reads as Keras writes them' {
+        if ($torchProblem) { Set-ItResult -Skipped -Because $torchProblem }
+        $real = Join-Path $Fixtures 'dl4j-keras2-simple-lstm/simple_lstm_tf_keras_2_model.h5'
+        $out = Join-Path $TestDrive 'names.h5'
+        Get-LstmWeights $real | Export-LstmWeights $out
+        $h5 = Invoke-TestPython @'
+import h5py, json, sys
+f = h5py.File(sys.argv[1], "r")
+s = lambda v: v.decode() if isinstance(v, bytes) else str(v)
+layers = [s(n) for n in f.attrs["layer_names"]]
+print(json.dumps({"layers": layers, "weights": {l: [s(w) for w in f[l].attrs["weight_names"]] for l in layers},
+                  "kernel": f["lstm_1"]["lstm_1/kernel:0"][()].flatten().tolist()}))
+'@ $out
+        $h5.layers | Should -Be @('lstm_1', 'dense_1')
+        $h5.weights.lstm_1 | Should -Be @('lstm_1/kernel:0', 'lstm_1/recurrent_kernel:0', 'lstm_1/bias:0')
+        $kernel = Get-LstmWeights $real -Layer lstm_1 | Where-Object Role -EQ 'Kernel'
+        Get-MaxAbsDifference ([double[]]$h5.kernel) $kernel.ToArray() | Should -Be 0
     }
-}
 
-Describe 'Get-LstmWeights on PyTorch files' {
-    It 'reads the stacked LSTM fixture' -Skip:(-not (Test-Path (Join-Path $Fixtures 'chrisprasanna-torch-zip-stacked-lstm'))) {
-        $t = Get-LstmWeights (Join-Path $Fixtures 'chrisprasanna-torch-zip-stacked-lstm/lstm.pt')
-        $t | Should -HaveCount 10
-        ($t | Where-Object Name -EQ 'lstm.weight_ih_l1').StackIndex | Should -Be 1
-        ($t | Where-Object Name -EQ 'lstm.weight_ih_l1').Shape | Should -Be @(256, 64)
-    }
-
-    It 'refuses a pickle that names os.system with UnsafePickleGlobal' {
-        $evil = Join-Path $TestDrive 'evil.pth'
-        # PROTO 2, GLOBAL 'os system', STOP: refused at the GLOBAL opcode.
-        [IO.File]::WriteAllBytes($evil, [byte[]](@(0x80, 2, 0x63) + [Text.Encoding]::ASCII.GetBytes("os`nsystem`n") + @(0x2e)))
-        Get-LstmWeights $evil -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
-        $err[0].FullyQualifiedErrorId | Should -BeLike 'UnsafePickleGlobal*'
-        $err[0].Exception.Message | Should -BeLike "*'os.system'*"
+    It 'converts a trained Keras SimpleRNN that real PyTorch runs to the outputs Keras gave' {
+        if ($torchProblem) { Set-ItResult -Skipped -Because $torchProblem }
+        $folder = Join-Path $Fixtures 'dl4j-keras2-simple-rnn'
+        $out = Join-Path $TestDrive 'simple_rnn.pth'
+        Get-LstmWeights (Join-Path $folder 'simple_rnn_tf_keras_2_model.h5') | ConvertTo-TorchLayout | Export-LstmWeights $out
+        # Keras' own predictions for its inputs are stored beside the model (PROVENANCE.txt).
+        $check = Invoke-TestPython @'
+import h5py, json, sys, torch
+sd = torch.load(sys.argv[1], weights_only=True)
+rnn = torch.nn.RNN(1, 50, batch_first=True)
+rnn.load_state_dict({k.split(".", 1)[1]: v for k, v in sd.items() if k.startswith("simple_rnn_1.")}, strict=True)
+dense = torch.nn.Linear(50, 1)
+dense.load_state_dict({k.split(".", 1)[1]: v for k, v in sd.items() if k.startswith("dense_1.")}, strict=True)
+f = h5py.File(sys.argv[2], "r")
+x = torch.tensor(f["inputs/simple_rnn_1_input"][()])
+expected = torch.tensor(f["predictions/dense_1"][()])
+with torch.no_grad():
+    _, h = rnn(x)
+    y = dense(h[-1])
+print(json.dumps({"keys": list(sd.keys()), "max_abs_error": float((y - expected).abs().max()), "n": y.numel()}))
+'@ $out, (Join-Path $folder 'simple_rnn_tf_keras_2_inputs_and_outputs.h5')
+        $check.keys | Should -Be @('simple_rnn_1.weight_ih_l0', 'simple_rnn_1.weight_hh_l0', 'simple_rnn_1.bias_ih_l0', 'simple_rnn_1.bias_hh_l0', 'dense_1.weight', 'dense_1.bias')
+        $check.n | Should -Be 25
+        $check.max_abs_error | Should -BeLessThan 1e-5
     }
 }

@@ -1,10 +1,10 @@
 #requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.0' }
-BeforeDiscovery {
-    # -Skip is decided at discovery, before BeforeAll runs: find the shared fixtures here.
-    $fixtureRoot = Join-Path (Split-Path -Parent (Split-Path -Parent $PSScriptRoot)) 'shared/fixtures'
-}
+# At the top for discovery ($HasFixtures in -Skip), in BeforeAll for the run.
+. (Join-Path $PSScriptRoot 'common.ps1')
+
 BeforeAll {
-    . (Join-Path $PSScriptRoot 'TestHelpers.ps1')
+    . (Join-Path $PSScriptRoot 'common.ps1')
+    Import-TestModule
 }
 
 Describe 'Get-LstmWeights' {
@@ -29,18 +29,199 @@ Describe 'Get-LstmWeights' {
         $t[0].Units | Should -Be 4
         $t[0].InputSize | Should -Be 3
         $t[0].Shape | Should -Be @(16, 3)
+        $t[0].DType | Should -Be 'float32'
+        $t[0].Layout | Should -Be 'Torch'
+        $t[0].GateOrder | Should -Be 'IFGO'
+        $t[0].Source | Should -Be $lstm.FullName
+        $t.Role | Should -Be @('Kernel', 'RecurrentKernel', 'InputBias', 'RecurrentBias', 'Weight', 'Bias')
         $t[4].LayerType | Should -Be 'Dense'
     }
 
     It 'gives a live TorchSharp tensor with the file''s values' {
         $w = Get-LstmWeights $lstm.FullName -Layer head
         $w[0].Tensor | Should -BeOfType TorchSharp.torch+Tensor
-        $w[0].Tensor.sum().item[float]() | Should -Be 10
-        $w[1].Tensor.sum().item[float]() | Should -Be 0.5
+        $w[0].Sum() | Should -Be 10
+        $w[1].Sum() | Should -Be 0.5
     }
 
-    It 'takes file objects from the pipeline' {
-        (Get-ChildItem $TestDrive -Filter *.safetensors | Get-LstmWeights -Layer lstm).Count | Should -Be 4
+    It 'gives the values as a flat row-major .NET array with ToArray()' {
+        $w = Get-LstmWeights $lstm.FullName
+        $ih = $w[0].ToArray()
+        , $ih | Should -BeOfType [float[]]
+        $ih | Should -HaveCount 48
+        $ih | Should -Be (1..48)
+        $w[5].ToArray() | Should -Be @(0.5)
+    }
+
+    It 'has Sum, Mean, Min, Max and Transpose for scripts' {
+        $hh = Get-LstmWeights $lstm.FullName | Where-Object Name -EQ 'lstm.weight_hh_l0'
+        $hh.Sum() | Should -Be 2080
+        $hh.Mean() | Should -Be 32.5
+        $hh.Min() | Should -Be 1
+        $hh.Max() | Should -Be 64
+        $tr = $hh.Transpose()
+        $tr | Should -BeOfType LstmPort.LstmTensor
+        $tr.Name | Should -Be 'lstm.weight_hh_l0'
+        $tr.Shape | Should -Be @(4, 16)
+        # Row-major [16,4] 1..64 transposed: row j of the result is column j of the source.
+        $tr.ToArray()[0..3] | Should -Be @(1, 5, 9, 13)
+        $tr.ToArray()[16] | Should -Be 2
+        $hh.Shape | Should -Be @(16, 4) -Because 'Transpose returns a copy'
+        $hh.Multiply(2).Sum() | Should -Be 4160
+    }
+
+    It 'selects layers with -Layer, wildcards and any case' {
+        (Get-LstmWeights $lstm.FullName -Layer 'l*').Name | Should -Be @('lstm.weight_ih_l0', 'lstm.weight_hh_l0', 'lstm.bias_ih_l0', 'lstm.bias_hh_l0')
+        (Get-LstmWeights $lstm.FullName -Layer HEAD).Layer | Should -Be @('head', 'head')
+        Get-LstmWeights $lstm.FullName -Layer head, lstm | Should -HaveCount 6
+        Get-LstmWeights $lstm.FullName -Layer nothing -ErrorVariable err | Should -BeNullOrEmpty
+        $err | Should -BeNullOrEmpty
+    }
+
+    Context 'pipeline input' {
+        BeforeAll {
+            $folder = New-Item -ItemType Directory (Join-Path $TestDrive 'pipe')
+            $a = Copy-Item $lstm.FullName (Join-Path $folder 'a.safetensors') -PassThru
+            $b = Copy-Item $lstm.FullName (Join-Path $folder 'b.safetensors') -PassThru
+            # [ and ] are wildcard characters for -Path, plain characters for -LiteralPath.
+            $odd = Copy-Item $lstm.FullName (Join-Path $folder 'odd[1].safetensors') -PassThru
+        }
+
+        It 'takes path strings by value as -Path' {
+            $t = $a.FullName | Get-LstmWeights
+            $t | Should -HaveCount 6
+            $t[0].Source | Should -Be $a.FullName
+            ($a.FullName, $b.FullName | Get-LstmWeights).Source | Select-Object -Unique | Should -Be @($a.FullName, $b.FullName)
+        }
+
+        It 'takes file objects from the pipeline' {
+            (Get-ChildItem $TestDrive -Filter *.safetensors | Get-LstmWeights -Layer lstm).Count | Should -Be 4
+            # Every file of the folder, the one whose name has wildcard characters too (bound by PSPath to -LiteralPath).
+            $t = Get-ChildItem -LiteralPath $folder -Filter *.safetensors | Get-LstmWeights
+            $t | Should -HaveCount 18
+            $t.Source | Should -Contain $odd.FullName
+        }
+
+        It 'takes Get-Item output (PSPath) by property name' {
+            $t = Get-Item -LiteralPath $odd.FullName | Get-LstmWeights -Layer head
+            $t.Name | Should -Be @('head.weight', 'head.bias')
+        }
+
+        It 'binds LiteralPath, and its FullName alias, by property name' {
+            ([pscustomobject]@{ LiteralPath = $odd.FullName } | Get-LstmWeights) | Should -HaveCount 6
+            ([pscustomobject]@{ FullName = $b.FullName } | Get-LstmWeights)[0].Source | Should -Be $b.FullName
+            $t = [pscustomobject]@{ LiteralPath = $a.FullName }, [pscustomobject]@{ LiteralPath = $b.FullName } | Get-LstmWeights -Layer head
+            $t.Source | Should -Be @($a.FullName, $a.FullName, $b.FullName, $b.FullName)
+        }
+
+        It 'expands wildcards in -Path and reads names with wildcard characters through -LiteralPath' {
+            (Get-LstmWeights (Join-Path $folder '[ab].safetensors')).Source | Select-Object -Unique | Should -Be @($a.FullName, $b.FullName)
+            (Get-LstmWeights -LiteralPath $odd.FullName)[0].Source | Should -Be $odd.FullName
+            (Get-LstmWeights -Path (Join-Path $folder 'odd`[1`].safetensors'))[0].Source | Should -Be $odd.FullName
+        }
+
+        It 'resolves a relative path against the PowerShell location, not the process folder' {
+            Push-Location -LiteralPath $folder
+            try {
+                (Get-LstmWeights ./a.safetensors)[0].Source | Should -Be $a.FullName
+                (Get-LstmWeights -LiteralPath 'odd[1].safetensors')[0].Source | Should -Be $odd.FullName
+            } finally { Pop-Location }
+        }
+    }
+
+    Context 'errors' {
+        It 'reports a missing file with ErrorId FileNotFound and still reads the next path' {
+            $out = Get-LstmWeights (Join-Path $TestDrive 'nope.safetensors'), $lstm.FullName -ErrorVariable err -ErrorAction SilentlyContinue
+            $err | Should -HaveCount 1
+            $err[0].FullyQualifiedErrorId | Should -BeLike 'FileNotFound*'
+            $err[0].TargetObject | Should -BeLike '*nope.safetensors'
+            $out | Should -HaveCount 6
+        }
+
+        It 'reports FileNotFound as ObjectNotFound, names the file and sets $? to false' {
+            $missing = Join-Path $TestDrive 'nope.safetensors'
+            Get-LstmWeights $missing -ErrorVariable err -ErrorAction SilentlyContinue
+            $ok = $?
+            $ok | Should -BeFalse
+            $err[0].FullyQualifiedErrorId | Should -Be 'FileNotFound,LstmPort.PowerShell.Commands.GetLstmWeightsCommand'
+            $err[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
+            $err[0].TargetObject | Should -Be $missing
+            $err[0].Exception.Message | Should -BeLike "*$missing*"
+        }
+
+        It 'stops at the first error with -ErrorAction Stop, catchable with its ErrorId' {
+            $missing = Join-Path $TestDrive 'nope.safetensors'
+            { Get-LstmWeights $missing, $lstm.FullName -ErrorAction Stop } | Should -Throw -ErrorId 'FileNotFound,*'
+            $caught = $null
+            try { $null = Get-LstmWeights $missing -ErrorAction Stop } catch { $caught = $_ }
+            $caught.FullyQualifiedErrorId | Should -BeLike 'FileNotFound,*'
+            $caught.Exception | Should -BeOfType LstmPort.LstmPortException
+            $caught.Exception.ErrorId | Should -Be 'FileNotFound'
+        }
+
+        It 'writes nothing to the error stream with -ErrorAction Ignore' {
+            $before = $Error.Count
+            Get-LstmWeights (Join-Path $TestDrive 'nope.safetensors') -ErrorAction Ignore | Should -BeNullOrEmpty
+            $Error.Count | Should -Be $before
+        }
+
+        It 'reports a file that is not a weight file as UnknownFormat' {
+            $junk = Join-Path $TestDrive 'junk.bin'
+            [IO.File]::WriteAllBytes($junk, [byte[]](1..200))
+            Get-LstmWeights $junk -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            $err[0].FullyQualifiedErrorId | Should -BeLike 'UnknownFormat*'
+            $err[0].CategoryInfo.Category | Should -Be 'InvalidData'
+            $err[0].TargetObject | Should -Be $junk
+        }
+
+        It 'reports an empty file as EmptyFile' {
+            $empty = Join-Path $TestDrive 'empty.pth'
+            [IO.File]::WriteAllBytes($empty, [byte[]]@())
+            Get-LstmWeights $empty -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            $err[0].FullyQualifiedErrorId | Should -BeLike 'EmptyFile,*'
+            $err[0].CategoryInfo.Category | Should -Be 'InvalidData'
+            $err[0].TargetObject | Should -Be $empty
+        }
+
+        It 'reports a truncated safetensors header as TruncatedFile and emits nothing from it' {
+            $cut = Join-Path $TestDrive 'cut.safetensors'
+            [IO.File]::WriteAllBytes($cut, [IO.File]::ReadAllBytes($lstm.FullName)[0..19])
+            Get-LstmWeights $cut -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            $err[0].FullyQualifiedErrorId | Should -BeLike 'TruncatedFile,*'
+            $err[0].CategoryInfo.Category | Should -Be 'InvalidData'
+            $err[0].TargetObject | Should -Be $cut
+        }
+
+        It 'reports a folder as PathIsDirectory' {
+            Get-LstmWeights $TestDrive -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            $err[0].FullyQualifiedErrorId | Should -BeLike 'PathIsDirectory,*'
+            $err[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+        }
+
+        It 'refuses a path on another provider as NotAFileSystemPath' {
+            Get-LstmWeights Env:PATH -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            $err[0].FullyQualifiedErrorId | Should -BeLike 'NotAFileSystemPath,*'
+            $err[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+            $err[0].TargetObject | Should -Be 'Env:PATH'
+        }
+
+        It 'reads the file as the -Format given and says what is wrong when it is not' {
+            Get-LstmWeights $lstm.FullName -Format SafeTensors | Should -HaveCount 6
+            Get-LstmWeights $lstm.FullName -Format PyTorch -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            $err[0].Exception.Message | Should -BeLike '*not a valid PyTorch file*'
+            $err[0].CategoryInfo.Category | Should -Be 'InvalidData'
+            { Get-LstmWeights $lstm.FullName -Format Pickle } | Should -Throw -ErrorId 'CannotConvertArgumentNoMessage,*'
+        }
+
+        It 'refuses a pickle that names os.system with UnsafePickleGlobal' {
+            $evil = Join-Path $TestDrive 'evil.pth'
+            # PROTO 2, GLOBAL 'os system', STOP: refused at the GLOBAL opcode.
+            [IO.File]::WriteAllBytes($evil, [byte[]](@(0x80, 2, 0x63) + [Text.Encoding]::ASCII.GetBytes("os`nsystem`n") + @(0x2e)))
+            Get-LstmWeights $evil -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            $err[0].FullyQualifiedErrorId | Should -BeLike 'UnsafePickleGlobal*'
+            $err[0].CategoryInfo.Category | Should -Be 'SecurityError'
+            $err[0].Exception.Message | Should -BeLike "*'os.system'*"
+        }
     }
 
     It 'renders the table view' {
@@ -55,22 +236,6 @@ Describe 'Get-LstmWeights' {
         @($w | Where-Object IsLoaded) | Should -HaveCount 0
     }
 
-    It 'reports a missing file with ErrorId FileNotFound and still reads the next path' {
-        $out = Get-LstmWeights (Join-Path $TestDrive 'nope.safetensors'), $lstm.FullName -ErrorVariable err -ErrorAction SilentlyContinue
-        $err | Should -HaveCount 1
-        $err[0].FullyQualifiedErrorId | Should -BeLike 'FileNotFound*'
-        $err[0].TargetObject | Should -BeLike '*nope.safetensors'
-        $out | Should -HaveCount 6
-    }
-
-    It 'reports a file that is not a weight file as UnknownFormat' {
-        $junk = Join-Path $TestDrive 'junk.bin'
-        [IO.File]::WriteAllBytes($junk, [byte[]](1..200))
-        Get-LstmWeights $junk -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
-        $err[0].FullyQualifiedErrorId | Should -BeLike 'UnknownFormat*'
-        $err[0].CategoryInfo.Category | Should -Be 'InvalidData'
-    }
-
     It 'has full help' {
         $help = Get-Help Get-LstmWeights -Full
         $help.Synopsis | Should -Not -BeNullOrEmpty
@@ -79,7 +244,7 @@ Describe 'Get-LstmWeights' {
     }
 }
 
-Describe 'Get-LstmWeights on Keras files' -Skip:(-not (Test-Path $fixtureRoot)) {
+Describe 'Get-LstmWeights on real model files (../shared/fixtures)' -Skip:(-not $HasFixtures) {
     It 'presents Keras 1 per-gate arrays as one kernel in IFCO order' {
         $t = Get-LstmWeights (Join-Path $Fixtures 'dl4j-keras1-simple-lstm/simple_lstm_tf_keras_1_model.h5') -Layer lstm_1
         $t.Name | Should -Be @('lstm_1_W:0', 'lstm_1_U:0', 'lstm_1_b:0')
@@ -103,10 +268,40 @@ Describe 'Get-LstmWeights on Keras files' -Skip:(-not (Test-Path $fixtureRoot)) 
         $t.Role | Should -Be @('Kernel', 'RecurrentKernel', 'Bias')
         $t[2].Shape | Should -Be @(2, 384)
         $t[0].Config['reset_after'] | Should -BeTrue
+        # The data is read on first use; ToArray and the reductions agree on it.
+        $kernel = $t[0].ToArray()
+        $kernel | Should -HaveCount 384
+        $t[0].Sum() | Should -BeGreaterThan (($kernel | Measure-Object -Sum).Sum - 1e-3)
+        $t[0].Sum() | Should -BeLessThan (($kernel | Measure-Object -Sum).Sum + 1e-3)
+        $t[0].Max() | Should -Be ($kernel | Measure-Object -Maximum).Maximum
+        $t[0].Min() | Should -Be ($kernel | Measure-Object -Minimum).Minimum
     }
 
     It 'warns once when settings are inferred' {
         $null = Get-LstmWeights (Join-Path $Fixtures 'dl4j-keras2-simple-lstm/simple_lstm_tf_keras_2_weights.h5') -WarningVariable w -WarningAction SilentlyContinue
         $w | Should -HaveCount 1
+    }
+
+    It 'reads the stacked LSTM fixture' {
+        $t = Get-LstmWeights (Join-Path $Fixtures 'chrisprasanna-torch-zip-stacked-lstm/lstm.pt')
+        $t | Should -HaveCount 10
+        ($t | Where-Object Name -EQ 'lstm.weight_ih_l1').StackIndex | Should -Be 1
+        ($t | Where-Object Name -EQ 'lstm.weight_ih_l1').Shape | Should -Be @(256, 64)
+    }
+
+    It 'reads every file Get-ChildItem finds in a fixture folder' {
+        $files = Get-ChildItem (Join-Path $Fixtures 'dl4j-keras-bidirectional-lstm') -Filter '*tensorflow_2.h5'
+        $t = $files | Get-LstmWeights -WarningAction SilentlyContinue
+        $t.Source | Select-Object -Unique | Should -Be $files.FullName
+    }
+
+    It 'reports an HDF5 file without weights as NotKerasFile and reads the other files of the call' {
+        $data = Join-Path $Fixtures 'dl4j-keras2-simple-lstm/simple_lstm_tf_keras_2_inputs_and_outputs.h5'
+        $model = Join-Path $Fixtures 'dl4j-keras2-simple-lstm/simple_lstm_tf_keras_2_model.h5'
+        $t = Get-LstmWeights $data, $model -ErrorVariable err -ErrorAction SilentlyContinue
+        $err | Should -HaveCount 1
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'NotKerasFile,*'
+        $err[0].TargetObject | Should -Be $data
+        $t.Source | Select-Object -Unique | Should -Be $model
     }
 }

@@ -48,5 +48,8 @@ if ($ResultFile) {
 $result = & { $ErrorActionPreference = 'Continue'; Invoke-Pester -Configuration $config }
 # Discovery or container failures (a broken file) count as failures too.
 $failed = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
+# Pester's -Skip carries no reason: say here why the tests on the real model files were skipped.
+. (Join-Path $PSScriptRoot 'common.ps1')
+if (-not $HasFixtures) { Write-Host $NoFixturesReason }
 Write-Host "Pester: $($result.PassedCount) passed, $failed failed, $($result.SkippedCount) skipped"
 if ($PassThru) { $result }
