@@ -24,6 +24,7 @@ public abstract class LstmPortCmdlet : PSCmdlet
         ErrorKind.InvalidArgument => ErrorCategory.InvalidArgument,
         ErrorKind.ResourceExists => ErrorCategory.ResourceExists,
         ErrorKind.WriteError => ErrorCategory.WriteError,
+        ErrorKind.ReadError => ErrorCategory.ReadError,
         _ => ErrorCategory.NotSpecified,
     };
 
