@@ -76,6 +76,7 @@ public abstract class LstmPortCmdlet : PSCmdlet
             { WriteError(new ErrorRecord(e, "FileReadError", ErrorCategory.ReadError, file)); continue; }
 
             foreach (var w in weights.Warnings) WriteWarning($"{file}: {w}");
+            foreach (var e in weights.Errors) WriteError(ToErrorRecord(e));
             yield return weights;
         }
     }
