@@ -24,6 +24,7 @@ public abstract class LstmPortCmdlet : PSCmdlet
         ErrorKind.InvalidArgument => ErrorCategory.InvalidArgument,
         ErrorKind.ResourceExists => ErrorCategory.ResourceExists,
         ErrorKind.WriteError => ErrorCategory.WriteError,
+        ErrorKind.ReadError => ErrorCategory.ReadError,
         _ => ErrorCategory.NotSpecified,
     };
 
@@ -75,6 +76,7 @@ public abstract class LstmPortCmdlet : PSCmdlet
             { WriteError(new ErrorRecord(e, "FileReadError", ErrorCategory.ReadError, file)); continue; }
 
             foreach (var w in weights.Warnings) WriteWarning($"{file}: {w}");
+            foreach (var e in weights.Errors) WriteError(ToErrorRecord(e));
             yield return weights;
         }
     }

@@ -40,11 +40,10 @@ public sealed class KerasArchiveReader : IWeightReader
         {
             var configEntry = zip.GetEntry(ConfigEntry) ?? throw Missing(path, ConfigEntry);
             if (zip.GetEntry(WeightsEntry) is null) throw Missing(path, WeightsEntry);
-            using (var s = configEntry.Open()) config = JsonDocument.Parse(s);
+            config = JsonDocument.Parse(ReadVerified(configEntry, path));
             if (zip.GetEntry(MetadataEntry) is { } meta)
             {
-                using var s = meta.Open();
-                using var m = JsonDocument.Parse(s);
+                using var m = JsonDocument.Parse(ReadVerified(meta, path));
                 if (m.RootElement.ValueKind == JsonValueKind.Object && m.RootElement.TryGetProperty("keras_version", out var v) && v.ValueKind == JsonValueKind.String)
                     version = v.GetString();
             }
@@ -100,6 +99,21 @@ public sealed class KerasArchiveReader : IWeightReader
         {
             throw new LstmPortException("CorruptFile", ErrorKind.InvalidData, $"'{path}' is not a readable .keras archive: {e.Message} Expected a zip of metadata.json, config.json and model.weights.h5.", path, e);
         }
+    }
+
+    /// <summary>A small record (config.json, metadata.json), checked against its zip CRC-32.</summary>
+    static byte[] ReadVerified(ZipArchiveEntry entry, string path)
+    {
+        if (entry.Length > 1L << 28)
+            throw new LstmPortException("CorruptFile", ErrorKind.InvalidData, $"'{path}': {entry.FullName} claims {entry.Length} bytes; a Keras config is far smaller.", path);
+        var bytes = new byte[entry.Length];
+        using (var s = entry.Open())
+            if (s.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false) < bytes.Length)
+                throw new LstmPortException("TruncatedFile", ErrorKind.InvalidData, $"'{path}': {entry.FullName} ends early.", path);
+        if (System.IO.Hashing.Crc32.HashToUInt32(bytes) != entry.Crc32)
+            throw new LstmPortException("ChecksumMismatch", ErrorKind.InvalidData,
+                $"'{path}': {entry.FullName} fails its zip CRC-32 check (the archive is damaged).", path);
+        return bytes;
     }
 
     static LstmPortException Missing(string path, string entry) =>
@@ -181,6 +195,11 @@ public sealed class KerasArchiveReader : IWeightReader
                     if (got < bytes.Length)
                         throw new LstmPortException("TruncatedFile", ErrorKind.InvalidData, $"'{path}': {WeightsEntry} ends after {got} of {bytes.Length} bytes.", path);
                 }
+                // The whole weights file is one record: damage anywhere in it refuses the archive, since
+                // which tensor it hit cannot be told.
+                if (System.IO.Hashing.Crc32.HashToUInt32(bytes) != entry.Crc32)
+                    throw new LstmPortException("ChecksumMismatch", ErrorKind.InvalidData,
+                        $"'{path}': {WeightsEntry} fails its zip CRC-32 check (the archive is damaged).", path);
                 _cache = new WeakReference<byte[]>(bytes);
                 return bytes;
             }

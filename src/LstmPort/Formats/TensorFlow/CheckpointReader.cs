@@ -22,6 +22,8 @@ public sealed class CheckpointReader : IWeightReader
         string? kerasVersion, WeightFormat format)
     {
         var bundle = TensorBundle.Open(prefix);
+        // Checked now: damage found when a tensor is first used could only show as $null in PowerShell.
+        var errors = bundle.RemoveDamaged();
         var warnings = new List<string>();
         var strings = bundle.Entries.Where(e => TfDataType.Scalar(e.Entry.DType) is null && e.Key != TensorBundle.ObjectGraphKey).Select(e => e.Key).ToList();
         if (strings.Count > 0)
@@ -37,7 +39,7 @@ public sealed class CheckpointReader : IWeightReader
             var (tensors, notes) = ObjectGraph.Describe(bundle, graph, metadata ?? new Dictionary<string, ObjectGraph.KerasLayerInfo>(),
                 kerasVersion ?? "2.0.0-tf", source);
             warnings.AddRange(notes);
-            return Finish(source, format, tensors, warnings);
+            return Finish(source, format, tensors, warnings, errors);
         }
 
         var hints = new Dictionary<string, CellHints>(StringComparer.Ordinal);
@@ -51,14 +53,14 @@ public sealed class CheckpointReader : IWeightReader
         var variables = bundle.Entries.Where(e => TfDataType.Scalar(e.Entry.DType) is not null)
             .Select(e => new TfVariable(e.Key, e.Entry.Shape.Select(d => checked((int)d)).ToArray(),
                 DTypes.Name(TfDataType.Scalar(e.Entry.DType)!.Value), bundle.Loader(e.Key, e.Entry))).ToList();
-        return Finish(source, format, Tf1Scopes.Describe(variables, hints, source, warnings), warnings);
+        return Finish(source, format, Tf1Scopes.Describe(variables, hints, source, warnings), warnings, errors);
     }
 
-    static WeightFile Finish(string source, WeightFormat format, IReadOnlyList<LstmTensor> tensors, List<string> warnings)
+    static WeightFile Finish(string source, WeightFormat format, IReadOnlyList<LstmTensor> tensors, List<string> warnings, List<LstmPortException> errors)
     {
-        if (tensors.Count == 0)
+        if (tensors.Count == 0 && errors.Count == 0)
             throw new LstmPortException("NoTensors", ErrorKind.InvalidData, $"'{source}' holds no numeric tensors.", source);
-        return new WeightFile(source, format, tensors, warnings);
+        return new WeightFile(source, format, tensors, warnings, errors);
     }
 }
 

@@ -76,6 +76,41 @@ internal sealed class TensorBundle
         return bundle;
     }
 
+    /// <summary>
+    /// Checks every numeric tensor's CRC-32C, streaming through a small buffer, and takes the
+    /// damaged ones out of <see cref="Entries"/>: one error each, naming the tensor.
+    /// </summary>
+    public List<LstmPortException> RemoveDamaged()
+    {
+        var errors = new List<LstmPortException>();
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
+        try
+        {
+            Entries.RemoveAll(item =>
+            {
+                var (key, e) = item;
+                if (TfDataType.Scalar(e.DType) is null) return false;
+                var shard = ShardPath(e.ShardId);
+                using var file = new FileStream(shard, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+                file.Position = e.Offset;
+                uint crc = 0;
+                for (long left = e.Size; left > 0;)
+                {
+                    int n = file.Read(buffer, 0, (int)Math.Min(left, buffer.Length));
+                    if (n == 0) break; // the shard shrank since it was opened: the sum below fails
+                    crc = Crc32C.Extend(crc, buffer.AsSpan(0, n));
+                    left -= n;
+                }
+                if (crc == Crc32C.Unmask(e.MaskedCrc32C)) return false;
+                errors.Add(new LstmPortException("ChecksumMismatch", ErrorKind.InvalidData,
+                    $"'{shard}': the data of '{key}' fails its CRC-32C check (the file is damaged); the tensor is left out.", shard));
+                return true;
+            });
+        }
+        finally { System.Buffers.ArrayPool<byte>.Shared.Return(buffer); }
+        return errors;
+    }
+
     /// <summary>A loader that reads the tensor straight into tensor memory and checks its CRC-32C.</summary>
     public Func<torch.Tensor> Loader(string key, BundleEntry e)
     {

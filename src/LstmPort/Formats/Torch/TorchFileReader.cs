@@ -48,7 +48,7 @@ public sealed class TorchFileReader : IWeightReader
     }
 
     /// <summary>Where a storage's bytes are: a zip entry or a byte range of a legacy file.</summary>
-    sealed record StorageData(long Bytes, ZipDirectory.Entry? Entry, long Offset, bool BigEndian);
+    sealed record StorageData(long Bytes, ZipDirectory.Entry? Entry, long Offset, bool BigEndian, bool Damaged = false);
 
     WeightFile ReadZip(string path, FileStream f)
     {
@@ -79,7 +79,8 @@ public sealed class TorchFileReader : IWeightReader
                         ?? throw new LstmPortException("CorruptFile", ErrorKind.InvalidData,
                             $"'{path}' is not a valid PyTorch file: storage '{s.Key}' has no record {prefix}data/{s.Key}.", path);
             zip.DataOffset(f, entry); // checks the record lies inside the file
-            data[s.Key] = new StorageData(entry.Size, entry, 0, bigEndian);
+            // Checked now, streaming: damage found later could only show as $null in PowerShell.
+            data[s.Key] = new StorageData(entry.Size, entry, 0, bigEndian, Damaged: !zip.Verify(f, entry));
         }
         return Describe(path, root, data, zip);
     }
@@ -131,14 +132,21 @@ public sealed class TorchFileReader : IWeightReader
                 $"'{path}' holds no tensors (its pickle is a {PickleReader.TypeName(root)}); expected a state_dict.", path);
 
         var raw = new List<TorchNaming.RawTensor>(found.Count);
+        var errors = new List<LstmPortException>();
         foreach (var (key, t) in found)
         {
             var (shape, extent, dtype) = Check(path, key, t, data);
             var where = data[t.Storage.Key];
+            if (where.Damaged)
+            {
+                errors.Add(new LstmPortException("ChecksumMismatch", ErrorKind.InvalidData,
+                    $"'{path}': the data of '{key}' (record {where.Entry!.Name}) fails its zip CRC-32 check (the file is damaged); the tensor is left out.", path));
+                continue;
+            }
             raw.Add(new TorchNaming.RawTensor(key, shape.Select(d => (int)d).ToArray(), DTypes.Name(dtype),
                 () => Load(path, zip, where, t, dtype, extent)));
         }
-        return new WeightFile(path, Format, TorchNaming.Describe(raw, path), warnings);
+        return new WeightFile(path, Format, raw.Count == 0 ? [] : TorchNaming.Describe(raw, path), warnings, errors);
     }
 
     /// <summary>Unwraps {'state_dict': {...}} and the like; otherwise the root is the state_dict.</summary>

@@ -10,7 +10,7 @@ namespace LstmPort.Formats.Torch;
 /// </summary>
 public sealed class ZipDirectory
 {
-    public sealed record Entry(string Name, int Method, long CompressedSize, long Size, long LocalHeaderOffset);
+    public sealed record Entry(string Name, int Method, long CompressedSize, long Size, long LocalHeaderOffset, uint Crc32);
 
     public IReadOnlyList<Entry> Entries { get; }
     readonly Dictionary<string, Entry> _byName;
@@ -71,6 +71,7 @@ public sealed class ZipDirectory
                 throw Corrupt(path, "the zip central directory is damaged");
             var h = cd.AsSpan(p);
             int method = BinaryPrimitives.ReadUInt16LittleEndian(h[10..]);
+            uint crc = BinaryPrimitives.ReadUInt32LittleEndian(h[16..]);
             long comp = BinaryPrimitives.ReadUInt32LittleEndian(h[20..]);
             long size = BinaryPrimitives.ReadUInt32LittleEndian(h[24..]);
             int nameLen = BinaryPrimitives.ReadUInt16LittleEndian(h[28..]);
@@ -94,7 +95,7 @@ public sealed class ZipDirectory
                 }
                 extra = extra[(4 + n)..];
             }
-            entries.Add(new Entry(name, method, comp, size, local));
+            entries.Add(new Entry(name, method, comp, size, local, crc));
             p += 46 + nameLen + extraLen + commentLen;
         }
         return new ZipDirectory(path, entries);
@@ -121,6 +122,35 @@ public sealed class ZipDirectory
         return e.Method == 0 ? f : new System.IO.Compression.DeflateStream(f, System.IO.Compression.CompressionMode.Decompress, leaveOpen: true);
     }
 
+    /// <summary>
+    /// Whether an entry's uncompressed bytes match the CRC-32 its directory records: streamed through
+    /// a small buffer, nothing kept. A file that ends inside the entry fails the check.
+    /// </summary>
+    public bool Verify(FileStream f, Entry e)
+    {
+        var s = Open(f, e);
+        try
+        {
+            var crc = new System.IO.Hashing.Crc32();
+            var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
+            try
+            {
+                long left = e.Size;
+                while (left > 0)
+                {
+                    int n = s.Read(buffer, 0, (int)Math.Min(left, buffer.Length));
+                    if (n == 0) return false;
+                    crc.Append(buffer.AsSpan(0, n));
+                    left -= n;
+                }
+            }
+            finally { System.Buffers.ArrayPool<byte>.Shared.Return(buffer); }
+            return crc.GetCurrentHashAsUInt32() == e.Crc32;
+        }
+        catch (InvalidDataException) { return false; } // a damaged deflate stream
+        finally { if (!ReferenceEquals(s, f)) s.Dispose(); }
+    }
+
     public byte[] ReadAll(FileStream f, Entry e, long max)
     {
         if (e.Size > max) throw Corrupt(_path, $"'{e.Name}' is {e.Size} bytes, more than the {max} expected");
@@ -129,6 +159,9 @@ public sealed class ZipDirectory
         try { s.ReadExactly(b); }
         catch (EndOfStreamException) { throw new LstmPortException("TruncatedFile", ErrorKind.InvalidData, $"'{_path}' is truncated inside '{e.Name}'.", _path); }
         finally { if (!ReferenceEquals(s, f)) s.Dispose(); }
+        if (System.IO.Hashing.Crc32.HashToUInt32(b) != e.Crc32)
+            throw new LstmPortException("ChecksumMismatch", ErrorKind.InvalidData,
+                $"'{_path}': the record '{e.Name}' fails its zip CRC-32 check (the file is damaged).", _path);
         return b;
     }
 
