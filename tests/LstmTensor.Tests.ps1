@@ -1,6 +1,10 @@
 #requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.0' }
+# At the top for discovery, in BeforeAll for the run (see common.ps1).
+. (Join-Path $PSScriptRoot 'common.ps1')
+
 BeforeAll {
-    . (Join-Path $PSScriptRoot 'TestHelpers.ps1')
+    . (Join-Path $PSScriptRoot 'common.ps1')
+    Import-TestModule
 }
 
 Describe 'LstmTensor members for scripts' {
