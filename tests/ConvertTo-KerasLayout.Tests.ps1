@@ -124,6 +124,18 @@ Describe 'ConvertTo-KerasLayout' {
         }
     }
 
+    It 'leaves out a tensor with no Keras equivalent, with a warning naming it' {
+        $other = Get-LstmWeights (New-TestSafetensors (Join-Path $TestDrive 'other.safetensors') ([ordered]@{
+                    'head.weight' = @(@(1, 2), (1..2)); 'step_count' = @(@(1), @(3))
+                })).FullName
+        $other[1].LayerType | Should -Be 'Other'
+        $k = $other | ConvertTo-KerasLayout -WarningVariable warn -WarningAction SilentlyContinue -ErrorVariable err
+        $k.Name | Should -Be 'head/kernel:0'
+        $warn | Should -HaveCount 1
+        $warn[0].Message | Should -BeLike 'step_count: not converted*'
+        $err | Should -BeNullOrEmpty
+    }
+
     It 'writes what it did with -Verbose' {
         $verbose = $gru | ConvertTo-KerasLayout -Verbose 4>&1 | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }
         $verbose.Message | Should -Be 'gru → gru: transposed, gates RZN→ZRH, bias_ih, bias_hh → bias [2,3h] (reset_after=True)'

@@ -223,6 +223,14 @@ Describe 'ConvertTo-TorchLayout on real model files (../shared/fixtures)' -Skip:
         [Math]::Abs($t[2].ToArray()[3] - $default[3] - 1.5) | Should -BeLessThan 1e-6
     }
 
+    It 'leaves out what has no PyTorch equivalent (a TF1 graph''s input constant) with a warning' {
+        $file = "$Fixtures/dl4j-tf1-rnn-frozen-graphs/basiclstmcell/static_b1_nIn5_nOut3_ts4_tanh_noIS_fb1_float/frozen_model.pb"
+        $t = Get-LstmWeights $file | ConvertTo-TorchLayout -WarningVariable warn -WarningAction SilentlyContinue
+        $t.Name | Should -Be @('rnn.weight_ih_l0', 'rnn.weight_hh_l0', 'rnn.bias_ih_l0', 'rnn.bias_hh_l0')
+        $warn | Should -HaveCount 1
+        $warn[0].Message | Should -BeLike 'in_0: not converted*'
+    }
+
     It 'converts a real Keras 3 LSTM into weights that compute the same' {
         $keras = Get-LstmWeights "$Fixtures/keras3-martinpiz097-lstm-gru/lstm_model.keras"
         $result = Test-LstmEquivalence $keras ($keras | ConvertTo-TorchLayout)

@@ -83,6 +83,15 @@ Describe 'Export-LstmWeights' {
         }
     }
 
+    It 'takes -Path as the file name, wildcard characters and all (reading it back needs -LiteralPath)' {
+        $folder = New-OutFolder
+        $file = Get-LstmWeights $source.FullName | Export-LstmWeights (Join-Path $folder 'run[1].pth') -PassThru
+        $file.Name | Should -Be 'run[1].pth'
+        (Get-LstmWeights -LiteralPath $file.FullName).Name | Should -Be $names
+        Get-LstmWeights $source.FullName | Export-LstmWeights (Join-Path $folder 'run[1].pth') -Force
+        (Get-ChildItem -LiteralPath $folder).Name | Should -Be 'run[1].pth'
+    }
+
     Context 'ShouldProcess' {
         It 'writes nothing with -WhatIf' {
             $out = Join-Path $TestDrive 'whatif.pth'
