@@ -12,21 +12,28 @@ namespace LstmPort;
 /// </summary>
 public static class TensorPreview
 {
-    /// <summary>How many values a preview shows.</summary>
-    public const int DefaultCount = 6;
+    /// <summary>The most values a preview shows; fewer when they would not fit the width.</summary>
+    public const int MaxCount = 8;
+
+    /// <summary>The width a preview fits when it can (one line of an 80-column console); at least one value is shown.</summary>
+    public const int DefaultWidth = 79;
 
     /// <summary>An LstmTensor whose data is not read yet and is larger than this (bytes) is not read for a preview.</summary>
     public const long DefaultReadLimit = 1L << 20;
 
     static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
-    /// <summary>Shape, dtype, device when not the CPU, and the first values of a tensor in memory.</summary>
-    public static string Describe(torch.Tensor? tensor, int count = DefaultCount)
+    /// <summary>
+    /// Shape, dtype, device when not the CPU, and as many of the first values as fit in
+    /// <paramref name="width"/> characters (at least one, at most <see cref="MaxCount"/>).
+    /// </summary>
+    public static string Describe(torch.Tensor? tensor, int width = DefaultWidth)
     {
         if (tensor is null) return "";
         if (tensor.IsInvalid) return "disposed tensor";
         var device = tensor.device_type == DeviceType.CPU ? "" : $"  Device {tensor.device}";
-        return $"Shape {ShapeText(tensor.shape)}  DType {DTypes.Name(tensor.dtype)}{device}  Values {Values(tensor, count)}";
+        var head = $"Shape {ShapeText(tensor.shape)}  DType {DTypes.Name(tensor.dtype)}{device}  Values ";
+        return head + Values(tensor, width - head.Length);
     }
 
     /// <summary>
@@ -35,10 +42,10 @@ public static class TensorPreview
     /// (and then, when its loader reads afresh on every call, freed again); a larger one says it is
     /// not read yet. A read that fails shows the failure instead of throwing.
     /// </summary>
-    public static string Describe(LstmTensor? tensor, long readLimit = DefaultReadLimit, int count = DefaultCount)
+    public static string Describe(LstmTensor? tensor, int width = DefaultWidth, long readLimit = DefaultReadLimit)
     {
         if (tensor is null) return "";
-        if (tensor.IsLoaded) return Describe(tensor.Tensor, count);
+        if (tensor.IsLoaded) return Describe(tensor.Tensor, width);
         var head = $"Shape {ShapeText(tensor.Shape)}  DType {tensor.DType}";
         var bytes = ByteCount(tensor);
         if (bytes is not long b || b > readLimit)
@@ -46,7 +53,7 @@ public static class TensorPreview
         try
         {
             using var lease = tensor.Borrow();
-            return Describe(lease.Tensor, count);
+            return Describe(lease.Tensor, width);
         }
         catch (Exception e)
         {
@@ -54,23 +61,29 @@ public static class TensorPreview
         }
     }
 
-    /// <summary>The first values, comma-separated, then '...' when there are more, then the count: <c>0.1, 0.2, ... (48 values)</c>.</summary>
-    public static string Values(torch.Tensor tensor, int count = DefaultCount)
+    /// <summary>
+    /// The first values, comma-separated, then '...' when there are more, then the count:
+    /// <c>0.1, 0.2, ... (48 values)</c>; as many values as fit in <paramref name="width"/> (at least one).
+    /// </summary>
+    public static string Values(torch.Tensor tensor, int width = DefaultWidth)
     {
         ArgumentNullException.ThrowIfNull(tensor);
         long total = tensor.numel();
         var counted = total == 1 ? "(1 value)" : $"({total.ToString("N0", Invariant)} values)";
         if (total == 0) return counted;
-        var first = First(tensor, count);
+        var first = First(tensor, MaxCount);
         if (first is null) return counted;
-        return string.Join(", ", first) + (total > first.Length ? ", ... " : " ") + counted;
+        string Text(int k) => string.Join(", ", first.Take(k)) + (total > k ? ", ... " : " ") + counted;
+        int shown = first.Length;
+        while (shown > 1 && Text(shown).Length > width) shown--;
+        return Text(shown);
     }
 
     /// <summary>
     /// The first <paramref name="count"/> values in row-major order as text, or null for an element type
     /// without a short text form (complex, quantised). Reads only the leading rows, never the whole tensor.
     /// </summary>
-    public static string[]? First(torch.Tensor tensor, int count = DefaultCount)
+    public static string[]? First(torch.Tensor tensor, int count = MaxCount)
     {
         ArgumentNullException.ThrowIfNull(tensor);
         ArgumentOutOfRangeException.ThrowIfNegative(count);
@@ -99,10 +112,10 @@ public static class TensorPreview
     {
         var v = t;
         while (v.dim() > 1 && v.numel() / v.shape[0] >= take) v = v.select(0, 0);
-        if (v.dim() == 0) return v.reshape(1).cpu();
+        if (v.dim() == 0) return v.reshape(1).cpu().contiguous();
         long row = v.numel() / v.shape[0];
         v = v.narrow(0, 0, Math.Min(v.shape[0], (take + row - 1) / row));
-        return v.reshape(-1).narrow(0, 0, take).cpu();
+        return v.reshape(-1).narrow(0, 0, take).cpu().contiguous();
     }
 
     static char? Kind(torch.ScalarType t) => t switch
