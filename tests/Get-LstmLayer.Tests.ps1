@@ -86,8 +86,9 @@ Describe 'Get-LstmLayer' {
 
     It 'renders the table view in 80 columns' {
         $text = Get-LstmLayer $torch.FullName | Format-Table | Out-String -Width 80
-        $text | Should -Match 'Layer\s+LayerType\s+Units\s+Input\s+BiDi\s+Parameters\s+Torch\s+Reason'
-        $text | Should -Match 'lstm\s+LSTM\s+4\s+3\s+no\s+144\s+yes'
+        $text | Should -Match '(?m)^\s+Source: '
+        $text | Should -Match '(?m)^Layer\s+Type\s+Units\s+Input\s+BiDi\s+Params\s+Torch'
+        $text | Should -Match '(?m)^lstm\s+LSTM\s+4\s+3\s+no\s+144\s+yes'
     }
 
     Context 'errors' {

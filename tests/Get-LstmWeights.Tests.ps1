@@ -226,8 +226,9 @@ Describe 'Get-LstmWeights' {
 
     It 'renders the table view' {
         $text = Get-LstmWeights $lstm.FullName | Format-Table | Out-String -Width 80
-        $text | Should -Match 'Layer\s+Name\s+Role\s+Shape\s+DType\s+Layout'
-        $text | Should -Match 'lstm\s+lstm\.weight_ih_l0\s+Kernel\s+\[16,3\]\s+float32\s+Torch'
+        $text | Should -Match '(?m)^\s+Source: '
+        $text | Should -Match '(?m)^Name\s+Role\s+Shape\s+DType\s+Layout'
+        $text | Should -Match '(?m)^lstm\.weight_ih_l0\s+Kernel\s+\[16,3\]\s+float32\s+Torch'
     }
 
     It 'renders the table without reading any tensor data' {

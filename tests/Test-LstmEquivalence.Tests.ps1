@@ -165,7 +165,7 @@ Describe 'Test-LstmEquivalence' {
 
     It 'renders an 80-column table' {
         $text = Test-LstmEquivalence $reference (Get-LstmWeights $same.FullName) | Format-Table | Out-String -Width 80
-        $text | Should -Match 'Layer\s+Type\s+Dir\s+MaxAbsError\s+MaxRelError\s+Status\s+Note'
+        $text | Should -Match 'Layer\s+Type\s+Dir\s+AbsError\s+RelError\s+Status\s+Note'
         $text | Should -Match 'lstm\s+LSTM\s+Fwd\s+\S+\s+\S+\s+Passed\s+seq,h,c'
     }
 

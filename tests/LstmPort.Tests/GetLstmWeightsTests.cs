@@ -74,7 +74,7 @@ public sealed class GetLstmWeightsTests(ModuleSession ps) : IClassFixture<Module
     }
 
     [Fact]
-    public void Table_view_shows_layer_name_role_shape_dtype_layout_in_80_columns()
+    public void Table_view_shows_name_role_shape_dtype_layout_grouped_by_file_in_80_columns()
     {
         using var dir = new TempDir();
         var path = Safetensors.Write(dir.File("m.safetensors"),
@@ -82,9 +82,10 @@ public sealed class GetLstmWeightsTests(ModuleSession ps) : IClassFixture<Module
         var r = ps.Render("Get-LstmWeights $args[0]", path);
         Assert.False(r.Failed, r.ErrorText);
         var lines = r.Text.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Trim().Length > 0).ToArray();
-        Assert.Matches(@"^Layer\s+Name\s+Role\s+Shape\s+DType\s+Layout$", lines[0].TrimEnd());
-        Assert.Matches(@"^rnn\s+rnn\.weight_ih_l0\s+Kernel\s+\[12,3\]\s+float32\s+Torch$", lines[2].TrimEnd());
-        Assert.Matches(@"^rnn\s+rnn\.weight_hh_l0\s+RecurrentKernel\s+\[12,4\]\s+float32\s+Torch$", lines[3].TrimEnd());
+        Assert.Equal("Source: " + path, lines[0].Trim());
+        Assert.Matches(@"^Name\s+Role\s+Shape\s+DType\s+Layout$", lines[1].TrimEnd());
+        Assert.Matches(@"^rnn\.weight_ih_l0\s+Kernel\s+\[12,3\]\s+float32\s+Torch$", lines[3].TrimEnd());
+        Assert.Matches(@"^rnn\.weight_hh_l0\s+RecurrentKernel\s+\[12,4\]\s+float32\s+Torch$", lines[4].TrimEnd());
         Assert.All(lines, l => Assert.True(l.Length <= 80, $"wider than 80 columns: '{l}'"));
         Assert.Equal("rnn.weight_ih_l0 [12,3] float32", ps.Objects<string>("(Get-LstmWeights $args[0])[0].ToString()", path).Single());
     }
