@@ -1,10 +1,10 @@
 #requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.0' }
-BeforeDiscovery {
-    # -Skip is decided at discovery, before BeforeAll runs: find the shared fixtures here.
-    $fixtureRoot = Join-Path (Split-Path -Parent (Split-Path -Parent $PSScriptRoot)) 'shared/fixtures'
-}
+# At the top for discovery ($HasFixtures in -Skip), in BeforeAll for the run.
+. (Join-Path $PSScriptRoot 'common.ps1')
+
 BeforeAll {
-    . (Join-Path $PSScriptRoot 'TestHelpers.ps1')
+    . (Join-Path $PSScriptRoot 'common.ps1')
+    Import-TestModule
 
     # The non-empty lines of a rendering, without colour escapes.
     function Get-Line([string] $Text) {
@@ -130,7 +130,7 @@ Describe 'Table views at 80 columns' {
         @($w | Where-Object IsLoaded) | Should -HaveCount 0
     }
 
-    It 'Get-LstmWeights keeps the names of a bidirectional Keras file whole' -Skip:(-not (Test-Path (Join-Path $fixtureRoot 'dl4j-keras-bidirectional-lstm'))) {
+    It 'Get-LstmWeights keeps the names of a bidirectional Keras file whole' -Skip:(-not $HasFixtures) {
         $path = Join-Path $Fixtures 'dl4j-keras-bidirectional-lstm/bidirectional_lstm_tensorflow_2.h5'
         $w = Get-LstmWeights $path
         $lines = Get-Line ($w | Format-Table | Out-String -Width 80)
@@ -139,7 +139,7 @@ Describe 'Table views at 80 columns' {
         $lines | Where-Object Length -GT 80 | Should -BeNullOrEmpty
     }
 
-    It 'Get-LstmLayer over two files groups by file and shows names and reasons whole' -Skip:(-not (Test-Path (Join-Path $fixtureRoot 'medaka-keras215-bigru'))) {
+    It 'Get-LstmLayer over two files groups by file and shows names and reasons whole' -Skip:(-not $HasFixtures) {
         $medaka = Join-Path $Fixtures 'medaka-keras215-bigru/medaka_model.hdf5'
         $lines = Get-Line (Get-LstmLayer $medaka, $lstm.FullName | Out-String -Width 80)
         @($lines -match '^\s+Source: ') | Should -HaveCount 2
@@ -152,7 +152,7 @@ Describe 'Table views at 80 columns' {
         $lines | Where-Object Length -GT 80 | Should -BeNullOrEmpty
     }
 
-    It 'Get-LstmLayer shows TF1 cell scopes in full' -Skip:(-not (Test-Path (Join-Path $fixtureRoot 'dl4j-tf1-rnn-frozen-graphs'))) {
+    It 'Get-LstmLayer shows TF1 cell scopes in full' -Skip:(-not $HasFixtures) {
         $graph = Get-ChildItem (Join-Path $Fixtures 'dl4j-tf1-rnn-frozen-graphs/bstack') -Recurse -Filter frozen_model.pb | Select-Object -First 1
         $lines = Get-Line (Get-LstmLayer $graph.FullName | Out-String -Width 80)
         foreach ($k in 0..2) { $lines -match "^stack_bidirectional_rnn/cell_$k\s+SimpleRNN\s+3\s+\d\s+yes\s+\d+\s+yes$" | Should -HaveCount 1 }
