@@ -55,7 +55,7 @@ public sealed class LstmTensor
             TorchRuntime.EnsureLoaded();
             t = _load();
         }
-        catch (Exception e) when (e is not OutOfMemoryException or InsufficientExecutionStackException)
+        catch (Exception e) when (e is not (OutOfMemoryException or InsufficientExecutionStackException))
         {
             throw DataError(e);
         }
