@@ -55,9 +55,10 @@ public static class TensorPreview
             using var lease = tensor.Borrow();
             return Describe(lease.Tensor, width);
         }
-        catch (Exception e)
+        catch (LstmPortException e)
         {
-            return $"{head}  could not be read: {e.Message}";
+            // The tensor's name is on the same screen: show the ErrorId and the cause.
+            return $"{head}  could not be read ({e.ErrorId}): {(e.InnerException ?? e).Message}";
         }
     }
 

@@ -80,7 +80,7 @@ public sealed class TensorPreviewTests
     {
         var broken = new LstmTensor("w", "l", LayerType.Dense, TensorRole.Kernel, Layout.Torch, [2, 2], "float32",
             () => throw new InvalidDataException("the file ends inside a tensor's data"), reloadable: true);
-        Assert.Equal("Shape [2,2]  DType float32  could not be read: the file ends inside a tensor's data", TensorPreview.Describe(broken));
+        Assert.Equal("Shape [2,2]  DType float32  could not be read (CorruptFile): the file ends inside a tensor's data", TensorPreview.Describe(broken));
         var disposed = torch.zeros(2);
         disposed.Dispose();
         Assert.Equal("disposed tensor", TensorPreview.Describe(disposed));
