@@ -13,7 +13,7 @@ $ErrorActionPreference = 'Stop'
 # 240h^2 bytes; h = sqrt(Bytes/256) makes 1GB give h = 2048 exactly (a 1.0e9-byte file).
 $h = if ($Units -gt 0) { $Units } else { [Math]::Max(8, [int][Math]::Round([Math]::Sqrt($Bytes / 256.0))) }
 $inputSize = [int]($h / 2)
-[LstmPort.TorchRuntime]::EnsureLoaded()
+[LstmPort.Runtime.TorchRuntime]::EnsureLoaded()
 $null = [TorchSharp.torch]::manual_seed($Seed)
 
 function Rand([long[]] $shape) {

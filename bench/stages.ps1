@@ -4,7 +4,7 @@ param([Parameter(Mandatory)] [string] $Source, [Parameter(Mandatory)] [string] $
 $ErrorActionPreference = 'Stop'
 $sw = [Diagnostics.Stopwatch]::StartNew()
 function Lap([string] $stage) { "{0,-10} {1,8:N0} ms" -f $stage, $sw.Elapsed.TotalMilliseconds; $sw.Restart() }
-[LstmPort.TorchRuntime]::EnsureLoaded(); Lap 'libtorch'
+[LstmPort.Runtime.TorchRuntime]::EnsureLoaded(); Lap 'libtorch'
 $w = @(Get-LstmWeights $Source -WarningAction SilentlyContinue); Lap 'metadata'
 foreach ($t in $w) { $null = $t.Tensor }; Lap 'read'
 $c = @($w | ConvertTo-TorchLayout); foreach ($t in $c) { $null = $t.Tensor }; Lap 'transform'

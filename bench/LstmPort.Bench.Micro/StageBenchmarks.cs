@@ -2,9 +2,10 @@ using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
-using LstmPort.Formats;
-using LstmPort.Layouts;
 using TorchSharp;
+using LstmPort.Formats;
+using LstmPort.Frameworks.Torch;
+using LstmPort.Runtime;
 
 namespace LstmPort.Bench.Micro;
 

@@ -1,5 +1,6 @@
+using LstmPort.Conversion;
 using System.Management.Automation;
-using LstmPort.Layouts;
+using LstmPort.Frameworks.Torch;
 
 namespace LstmPort.PowerShell;
 

@@ -1,5 +1,7 @@
+using LstmPort.Conversion;
 using System.Management.Automation;
-using LstmPort.Layouts;
+using LstmPort.Frameworks.Keras;
+using LstmPort.Frameworks.Torch;
 
 namespace LstmPort.PowerShell.Commands;
 

@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using LstmPort.Formats;
+using LstmPort.Frameworks.Torch;
 
 namespace LstmPort.PowerShell.Commands;
 
@@ -49,7 +50,7 @@ public sealed class GetLstmLayerCommand : LstmPortCmdlet
         }
         foreach (var weights in ReadFiles(ParameterSetName == LiteralPathSet ? LiteralPath : Path, ParameterSetName == LiteralPathSet, Format))
         {
-            foreach (var layer in LstmLayer.Summarize(weights.Tensors))
+            foreach (var layer in LstmLayer.Summarize(weights.Tensors, TorchPortability.Blocker))
                 if (patterns is null || patterns.Any(p => p.IsMatch(layer.Layer)))
                     WriteObject(layer);
         }
@@ -58,6 +59,6 @@ public sealed class GetLstmLayerCommand : LstmPortCmdlet
     protected override void EndProcessing()
     {
         if (ParameterSetName == InputObjectSet)
-            foreach (var layer in LstmLayer.Summarize(_piped)) WriteObject(layer);
+            foreach (var layer in LstmLayer.Summarize(_piped, TorchPortability.Blocker)) WriteObject(layer);
     }
 }

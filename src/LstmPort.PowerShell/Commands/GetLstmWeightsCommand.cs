@@ -36,7 +36,7 @@ public sealed class GetLstmWeightsCommand : LstmPortCmdlet
         var layerPatterns = Layer?.Select(l => new WildcardPattern(l, WildcardOptions.IgnoreCase)).ToArray();
         foreach (var weights in ReadFiles(ParameterSetName == LiteralPathSet ? LiteralPath : Path, ParameterSetName == LiteralPathSet, Format))
         {
-            var tensors = ForgetBias is double fb ? LstmPort.Formats.TensorFlow.Tf1Settings.WithForgetBias(weights.Tensors, fb) : weights.Tensors;
+            var tensors = ForgetBias is double fb ? LstmPort.Frameworks.TensorFlow.Tf1Settings.WithForgetBias(weights.Tensors, fb) : weights.Tensors;
             foreach (var t in tensors)
                 if (layerPatterns is null || layerPatterns.Any(p => p.IsMatch(t.Layer)))
                     WriteObject(t);

@@ -1,5 +1,6 @@
 using System.Management.Automation;
-using LstmPort.Layouts;
+using LstmPort.Conversion;
+using LstmPort.Frameworks.Torch;
 
 namespace LstmPort.PowerShell.Commands;
 

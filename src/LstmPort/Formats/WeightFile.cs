@@ -17,7 +17,11 @@ public sealed class WeightFile(string path, WeightFormat format, IReadOnlyList<L
 public interface IWeightReader
 {
     WeightFormat Format { get; }
-    /// <summary>True when the file's leading bytes (at least 64, fewer if the file is shorter) belong to this format.</summary>
-    bool Recognises(ReadOnlySpan<byte> head, string path);
+    /// <summary>
+    /// How sure this reader is that the file is its format, from 0 (not mine) to 100: the reader
+    /// with the highest score reads the file. Containers are looked into (zip entries, HDF5 root),
+    /// so two formats in one container kind are told apart by what they hold.
+    /// </summary>
+    int Probe(FileProbe file);
     WeightFile Read(string path);
 }

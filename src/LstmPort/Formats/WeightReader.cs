@@ -1,16 +1,23 @@
+using LstmPort.Frameworks.Keras;
+using LstmPort.Frameworks.TensorFlow;
+using LstmPort.Frameworks.Torch;
+
 namespace LstmPort.Formats;
 
-/// <summary>Opens any supported weight file: checks it exists and picks the reader by content.</summary>
+/// <summary>
+/// Opens any supported weight file: checks it exists and picks the reader by probing its content
+/// (TensorFlow checkpoints and SavedModels, which are prefixes and folders, by their paths first).
+/// </summary>
 public static class WeightReader
 {
-    static readonly IWeightReader[] Readers = [new SafetensorsReader(), new Torch.TorchFileReader(), new KerasHdf5Reader(), new KerasArchiveReader(),
-        new TensorFlow.CheckpointReader(), new TensorFlow.SavedModelReader(), new TensorFlow.FrozenGraphReader()];
+    static readonly IWeightReader[] Readers = [new SafetensorsReader(), new TorchFileReader(), new KerasHdf5Reader(), new KerasArchiveReader(),
+        new CheckpointReader(), new SavedModelReader(), new FrozenGraphReader()];
 
     public static WeightFile Read(string path, WeightFormat format = WeightFormat.Auto)
     {
         // TensorFlow checkpoints are named by prefix (model.ckpt, no such file) and SavedModels are
         // directories: both are found by path before the byte sniffing below.
-        if (TensorFlow.TfPaths.Locate(path, format) is { } tf)
+        if (TfPaths.Locate(path, format) is { } tf)
             return Run(Readers.First(r => r.Format == tf.Format), tf.Path, path);
         if (Directory.Exists(path))
             throw new LstmPortException("PathIsDirectory", ErrorKind.InvalidArgument,
@@ -18,19 +25,29 @@ public static class WeightReader
         if (!File.Exists(path))
             throw new LstmPortException("FileNotFound", ErrorKind.ObjectNotFound, $"Cannot find the file '{path}'.", path);
 
-        var head = new byte[64];
-        int n;
-        using (var f = File.OpenRead(path)) n = f.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
-        if (n == 0)
+        var probe = new FileProbe(path);
+        if (probe.Length == 0)
             throw new LstmPortException("EmptyFile", ErrorKind.InvalidData, $"'{path}' is empty; expected a weight file.", path);
 
-        var reader = format == WeightFormat.Auto
-            ? Readers.FirstOrDefault(r => r.Recognises(head.AsSpan(0, n), path))
-            : Readers.FirstOrDefault(r => r.Format == format);
+        var reader = format == WeightFormat.Auto ? Detect(probe) : Readers.FirstOrDefault(r => r.Format == format);
         if (reader is null)
             throw new LstmPortException("UnknownFormat", ErrorKind.InvalidData,
                 $"'{path}' is not a weight file LstmPort reads; expected one of: {string.Join(", ", Readers.Select(r => r.Format))}.", path);
         return Run(reader, path, path);
+    }
+
+    /// <summary>The reader that is surest the file is its format, or null when none claims it.</summary>
+    static IWeightReader? Detect(FileProbe probe) =>
+        Readers.Select(r => (Reader: r, Score: r.Probe(probe))).Where(x => x.Score > 0)
+            .OrderByDescending(x => x.Score).Select(x => x.Reader).FirstOrDefault();
+
+    /// <summary>The format a file is detected as (TensorFlow checkpoints and SavedModels by their paths), or null.</summary>
+    public static WeightFormat? DetectFormat(string path)
+    {
+        if (TfPaths.Locate(path, WeightFormat.Auto) is { } tf) return tf.Format;
+        if (!File.Exists(path)) return null;
+        var probe = new FileProbe(path);
+        return probe.Length == 0 ? null : Detect(probe)?.Format;
     }
 
     static WeightFile Run(IWeightReader reader, string readPath, string path)

@@ -1,3 +1,7 @@
+using LstmPort.Frameworks.Keras;
+using LstmPort.Frameworks.Torch;
+using LstmPort.Runtime;
+
 namespace LstmPort.Formats;
 
 /// <summary>One output format. Writers get a fresh stream and the checked tensor list; the registry does the file handling.</summary>
@@ -20,7 +24,7 @@ public interface IWeightWriter
 /// </summary>
 public static class WeightWriter
 {
-    static readonly List<IWeightWriter> Writers = [new SafetensorsWriter(), new Torch.TorchFileWriter(), new KerasHdf5Writer()];
+    static readonly List<IWeightWriter> Writers = [new SafetensorsWriter(), new TorchFileWriter(), new KerasHdf5Writer()];
 
     /// <summary>Adds a writer (a format added later plugs in here).</summary>
     public static void Register(IWeightWriter writer)

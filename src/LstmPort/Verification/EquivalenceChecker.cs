@@ -1,8 +1,12 @@
 using System.Diagnostics;
-using LstmPort.Layouts;
 using TorchSharp;
 using static TorchSharp.torch;
-using static LstmPort.Verification.LayerSettings;
+using static LstmPort.Conversion.LayerSettings;
+using LstmPort.Conversion;
+using LstmPort.Frameworks.Keras;
+using LstmPort.Frameworks.TensorFlow;
+using LstmPort.Frameworks.Torch;
+using LstmPort.Runtime;
 
 namespace LstmPort.Verification;
 

@@ -1,4 +1,4 @@
-using LstmPort.Layouts;
+using LstmPort.Conversion;
 
 namespace LstmPort.Verification;
 

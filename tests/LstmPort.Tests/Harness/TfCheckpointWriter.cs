@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using Google.Protobuf;
-using LstmPort.Formats.TensorFlow;
+using LstmPort.Containers;
 
 namespace LstmPort.Tests;
 

@@ -1,0 +1,65 @@
+using TorchSharp;
+
+namespace LstmPort.Conversion;
+
+/// <summary>
+/// Reorders the packed gate blocks of a weight or bias between frameworks. Gates are matched by
+/// meaning, not letter: the LSTM candidate is c (Keras), g (PyTorch), j (TF1); the GRU candidate
+/// is h (Keras) or n (PyTorch).
+/// </summary>
+public static class Gates
+{
+    public static int Count(LayerType type) => type switch
+    {
+        LayerType.LSTM => 4,
+        LayerType.GRU => 3,
+        LayerType.SimpleRNN => 1,
+        _ => throw new ArgumentException($"{type} has no gates"),
+    };
+
+    static char Meaning(char gate) => gate switch
+    {
+        'C' or 'G' or 'J' => 'C', // LSTM candidate
+        'H' or 'N' => 'H',        // GRU candidate
+        'U' => 'Z',               // TF1 GRUCell's update gate u is Keras z
+        _ => gate,
+    };
+
+    /// <summary>Position in <paramref name="from"/> of each gate of <paramref name="to"/>.</summary>
+    public static int[] Permutation(GateOrder from, GateOrder to)
+    {
+        var source = from.ToString().Select(Meaning).ToArray();
+        var target = to.ToString().Select(Meaning).ToArray();
+        var perm = target.Select(g => Array.IndexOf(source, g)).ToArray();
+        if (source.Length != target.Length || perm.Any(p => p < 0))
+            throw new ArgumentException($"gate orders {from} and {to} do not describe the same layer type");
+        return perm;
+    }
+
+    /// <summary>True when the two orders put the same gates in the same places (Keras IFCO is PyTorch IFGO).</summary>
+    public static bool SameOrder(GateOrder from, GateOrder to) =>
+        from == to || from == GateOrder.None || Permutation(from, to).Select((p, i) => p == i).All(same => same);
+
+    /// <summary>Reorders the gate blocks of <paramref name="t"/> along <paramref name="dim"/>; returns <paramref name="t"/> itself when the order is the same.</summary>
+    public static torch.Tensor Reorder(torch.Tensor t, long dim, GateOrder from, GateOrder to)
+    {
+        if (SameOrder(from, to)) return t;
+        var perm = Permutation(from, to);
+        var blocks = t.chunk(perm.Length, dim);
+        return torch.cat(perm.Select(p => blocks[p]).ToList(), dim);
+    }
+
+    public static GateOrder TorchOrder(LayerType type) => type switch
+    {
+        LayerType.LSTM => GateOrder.IFGO,
+        LayerType.GRU => GateOrder.RZN,
+        _ => GateOrder.None,
+    };
+
+    public static GateOrder KerasOrder(LayerType type) => type switch
+    {
+        LayerType.LSTM => GateOrder.IFCO,
+        LayerType.GRU => GateOrder.ZRH,
+        _ => GateOrder.None,
+    };
+}

@@ -1,0 +1,84 @@
+using System.Buffers.Binary;
+using LstmPort.Containers;
+using PureHDF;
+
+namespace LstmPort.Formats;
+
+/// <summary>
+/// What format detection looks at: the path, the first bytes and, for containers, a look inside
+/// the opened container (a zip's entry names, an HDF5 file's root attributes and links), each read
+/// once and only when a reader asks. Nothing is decoded beyond that; a container that cannot be
+/// opened looks empty, and the reader that claims it reports why when it reads.
+/// </summary>
+public sealed class FileProbe
+{
+    public const int HeadLength = 512;
+
+    readonly Lazy<IReadOnlySet<string>> _zipEntries;
+    readonly Lazy<(IReadOnlySet<string> Attributes, IReadOnlySet<string> Links)> _hdf5Root;
+
+    public FileProbe(string path)
+    {
+        Path = path;
+        using (var f = File.OpenRead(path))
+        {
+            Length = f.Length;
+            var head = new byte[HeadLength];
+            Head = head.AsMemory(0, f.ReadAtLeast(head, head.Length, throwOnEndOfStream: false));
+        }
+        _zipEntries = new(ReadZipEntries);
+        _hdf5Root = new(ReadHdf5Root);
+    }
+
+    public string Path { get; }
+    public long Length { get; }
+    /// <summary>The first bytes (up to <see cref="HeadLength"/>).</summary>
+    public ReadOnlyMemory<byte> Head { get; }
+    public string Extension => System.IO.Path.GetExtension(Path).ToLowerInvariant();
+    public string FileName => System.IO.Path.GetFileName(Path);
+
+    public bool IsZip => Head.Span.StartsWith("PK\x03\x04"u8) || Head.Span.StartsWith("PK\x05\x06"u8);
+    public bool IsHdf5 => Head.Span.StartsWith(Hdf5Data.Signature);
+    /// <summary>A pickle stream: the PROTO opcode with protocol 2 to 5.</summary>
+    public bool IsPickle => Head.Length >= 2 && Head.Span[0] == 0x80 && Head.Span[1] is >= 2 and <= 5;
+
+    /// <summary>The zip archive's entry names (empty when the file is no readable zip).</summary>
+    public IReadOnlySet<string> ZipEntries => _zipEntries.Value;
+
+    /// <summary>Attribute and link names of the HDF5 root group (empty when the file is no readable HDF5).</summary>
+    public IReadOnlySet<string> Hdf5RootAttributes => _hdf5Root.Value.Attributes;
+    public IReadOnlySet<string> Hdf5RootLinks => _hdf5Root.Value.Links;
+
+    /// <summary>The little-endian uint64 the file starts with (safetensors' header length).</summary>
+    public ulong LeadingUInt64 => Head.Length >= 8 ? BinaryPrimitives.ReadUInt64LittleEndian(Head.Span) : 0;
+
+    IReadOnlySet<string> ReadZipEntries()
+    {
+        if (!IsZip) return new HashSet<string>();
+        try
+        {
+            using var f = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.Read, 4096);
+            return ZipDirectory.Read(Path, f).Entries.Select(e => e.Name).ToHashSet(StringComparer.Ordinal);
+        }
+        catch (Exception e) when (e is LstmPortException or IOException or InvalidDataException or OverflowException or ArgumentException)
+        {
+            return new HashSet<string>();
+        }
+    }
+
+    (IReadOnlySet<string>, IReadOnlySet<string>) ReadHdf5Root()
+    {
+        var none = (new HashSet<string>(), new HashSet<string>());
+        if (!IsHdf5) return none;
+        try
+        {
+            using var h5 = H5File.OpenRead(Path);
+            return (h5.Attributes().Select(a => a.Name).ToHashSet(StringComparer.Ordinal),
+                    h5.Children().Select(c => c.Name).ToHashSet(StringComparer.Ordinal));
+        }
+        catch (Exception e) when (e is not (OutOfMemoryException or StackOverflowException or InsufficientExecutionStackException))
+        {
+            return none; // a damaged file: the HDF5 reader that claims it says what is wrong
+        }
+    }
+}

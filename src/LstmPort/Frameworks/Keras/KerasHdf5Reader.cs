@@ -1,0 +1,158 @@
+using System.Text.Json;
+using PureHDF;
+using PureHDF.VOL.Native;
+using LstmPort.Containers;
+using LstmPort.Formats;
+
+namespace LstmPort.Frameworks.Keras;
+
+/// <summary>
+/// Reads Keras HDF5 files: full models (<c>model_weights</c> group, <c>model_config</c> attribute) and
+/// weights-only files (<c>save_weights</c>: <c>layer_names</c> on the root), from Keras 1, Keras 2 with any
+/// backend, tf.keras and Keras 3's legacy writer. Each layer group lists its datasets in
+/// <c>weight_names</c>; that list, not HDF5's alphabetical order, gives the order of the weights.
+/// </summary>
+public sealed class KerasHdf5Reader : IWeightReader
+{
+    public WeightFormat Format => WeightFormat.KerasHdf5;
+
+    // Any HDF5 file is claimed, weakly, so that one without Keras structure is refused as NotKerasFile.
+    public int Probe(FileProbe file) =>
+        !file.IsHdf5 ? 0
+        : file.Hdf5RootAttributes.Contains("layer_names") || file.Hdf5RootLinks.Contains("model_weights") ? 95
+        : 10;
+
+    public WeightFile Read(string path)
+    {
+        var head = new byte[64];
+        long length;
+        using (var f = File.OpenRead(path))
+        {
+            length = f.Length;
+            head = head[..f.ReadAtLeast(head, head.Length, throwOnEndOfStream: false)];
+        }
+        if (!head.AsSpan().StartsWith(Hdf5Data.Signature))
+            throw new LstmPortException("UnknownFormat", ErrorKind.InvalidData, $"'{path}' is not an HDF5 file: it does not start with the HDF5 signature.", path);
+        Hdf5Data.CheckNotTruncated(path, head, length);
+
+        using var file = H5File.OpenRead(path);
+        return ReadFrom(file, path, d => () => { using var again = H5File.OpenRead(path); return LoadDataset(again, d); });
+    }
+
+    /// <summary>
+    /// Shared with the .keras reader for archives whose weights file is in the legacy layout.
+    /// <paramref name="loader"/> makes the lazy load for a dataset path.
+    /// </summary>
+    internal static WeightFile ReadFrom(NativeFile file, string path, Func<DatasetRef, Func<TorchSharp.torch.Tensor>> loader)
+    {
+        string? version = Hdf5Data.StringAttribute(file, "keras_version");
+        string? backend = Hdf5Data.StringAttribute(file, "backend");
+        JsonDocument? modelConfig = null;
+        var modelConfigText = Hdf5Data.StringAttribute(file, "model_config");
+        if (modelConfigText is not null)
+        {
+            try { modelConfig = JsonDocument.Parse(modelConfigText); }
+            catch (JsonException e) { throw new LstmPortException("CorruptFile", ErrorKind.InvalidData, $"'{path}' has a model_config that is not JSON: {e.Message}", path, e); }
+        }
+        using var _ = modelConfig;
+
+        IH5Group root = file;
+        string prefix = "";
+        string[]? layerNames = Hdf5Data.NamesAttribute(file, "layer_names");
+        if (layerNames is null && file.LinkExists("model_weights") && file.Get("model_weights") is IH5Group mw)
+        {
+            root = mw;
+            prefix = "model_weights/";
+            layerNames = Hdf5Data.NamesAttribute(mw, "layer_names");
+            version ??= Hdf5Data.StringAttribute(mw, "keras_version");
+            backend ??= Hdf5Data.StringAttribute(mw, "backend");
+        }
+        if (layerNames is null)
+            throw new LstmPortException("NotKerasFile", ErrorKind.InvalidData,
+                $"'{path}' is an HDF5 file but not a Keras one: expected a 'layer_names' attribute on the root or on a 'model_weights' group.", path);
+
+        var configs = modelConfig is null ? null : KerasConfig.LayersByName(modelConfig.RootElement);
+        var layers = new List<KerasLayers.Layer>();
+        foreach (var name in layerNames)
+        {
+            if (!root.LinkExists(name) || root.Get(name) is not IH5Group g)
+                throw new LstmPortException("CorruptFile", ErrorKind.InvalidData, $"'{path}' lists layer '{name}' in layer_names but has no group for it.", path);
+            var weights = new List<KerasLayers.Weight>();
+            foreach (var w in Hdf5Data.NamesAttribute(g, "weight_names") ?? [])
+            {
+                if (!g.LinkExists(w) || g.Get(w) is not IH5Dataset d)
+                    throw new LstmPortException("CorruptFile", ErrorKind.InvalidData, $"'{path}' lists weight '{w}' for layer '{name}' but has no dataset for it.", path);
+                var dref = Describe(d, prefix + name + "/" + w, path);
+                weights.Add(new KerasLayers.Weight(w, dref.Shape, dref.DType, loader(dref)));
+            }
+            JsonElement? config = configs is not null && configs.TryGetValue(name, out var c) ? c : null;
+            layers.Add(new KerasLayers.Layer(name, weights, config));
+        }
+        var (tensors, warnings) = KerasLayers.Describe(layers, new KerasLayers.Origin(path, version, backend));
+        return new WeightFile(path, WeightFormat.KerasHdf5, tensors, warnings);
+    }
+
+    internal sealed record DatasetRef(string Path, int[] Shape, string DType);
+
+    internal static DatasetRef Describe(IH5Dataset d, string datasetPath, string file)
+    {
+        var shape = Hdf5Data.Shape(d);
+        var dtype = Hdf5Data.DType(d) ?? throw new LstmPortException("UnsupportedDType", ErrorKind.NotSupported,
+            $"'{file}': dataset '{datasetPath}' holds {d.Type.Class} data of {d.Type.Size} bytes; expected floating-point or integer numbers.", file);
+        return new DatasetRef(datasetPath, shape, dtype);
+    }
+
+    internal static TorchSharp.torch.Tensor LoadDataset(NativeFile file, DatasetRef d) =>
+        Hdf5Data.ReadTensor((NativeDataset)file.Dataset(d.Path), d.DType, d.Shape);
+}
+
+/// <summary>Finds each layer's <c>{class_name, config}</c> in a Keras model config (Keras 1, 2, 3; Sequential, functional, nested).</summary>
+static class KerasConfig
+{
+    static readonly HashSet<string> Models = new(StringComparer.Ordinal) { "Sequential", "Model", "Functional" };
+
+    public static Dictionary<string, JsonElement> LayersByName(JsonElement root)
+    {
+        var found = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        Collect(root, found);
+        return found;
+    }
+
+    /// <summary>The layers of a model config in order, nested models flattened.</summary>
+    public static List<(string Name, JsonElement Layer)> LayersInOrder(JsonElement root)
+    {
+        var list = new List<(string, JsonElement)>();
+        Walk(root, list);
+        return list;
+    }
+
+    static void Collect(JsonElement model, Dictionary<string, JsonElement> found)
+    {
+        foreach (var (name, layer) in LayersInOrder(model)) found.TryAdd(name, layer);
+    }
+
+    static void Walk(JsonElement model, List<(string, JsonElement)> list)
+    {
+        if (model.ValueKind != JsonValueKind.Object || !model.TryGetProperty("config", out var cfg)) return;
+        // Keras 1 and early Keras 2 Sequential: "config" is the list of layers; later: config.layers.
+        var layers = cfg.ValueKind == JsonValueKind.Array ? cfg
+            : cfg.ValueKind == JsonValueKind.Object && cfg.TryGetProperty("layers", out var l) && l.ValueKind == JsonValueKind.Array ? l
+            : default;
+        if (layers.ValueKind != JsonValueKind.Array) return;
+        foreach (var layer in layers.EnumerateArray())
+        {
+            if (layer.ValueKind != JsonValueKind.Object) continue;
+            var cls = layer.TryGetProperty("class_name", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
+            var name = NameOf(layer);
+            if (name is not null) list.Add((name, layer));
+            if (cls is not null && Models.Contains(cls)) Walk(layer, list);
+        }
+    }
+
+    static string? NameOf(JsonElement layer)
+    {
+        if (layer.TryGetProperty("config", out var c) && c.ValueKind == JsonValueKind.Object
+            && c.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String) return n.GetString();
+        return layer.TryGetProperty("name", out var n2) && n2.ValueKind == JsonValueKind.String ? n2.GetString() : null;
+    }
+}

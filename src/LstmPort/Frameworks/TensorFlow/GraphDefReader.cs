@@ -1,0 +1,212 @@
+using Google.Protobuf;
+using TorchSharp;
+using LstmPort.Formats;
+using LstmPort.Runtime;
+
+namespace LstmPort.Frameworks.TensorFlow;
+
+/// <summary>One NodeDef: name = 1, op = 2, input = 3, attr = 5 (map entries key = 1, value = 2).</summary>
+internal sealed class TfNode
+{
+    public string Name = "", Op = "";
+    public List<string> Inputs { get; } = [];
+    public Dictionary<string, TfAttr> Attrs { get; } = new(StringComparer.Ordinal);
+}
+
+/// <summary>The AttrValue cases LstmPort reads: i = 3, f = 4, b = 5, type = 6, tensor = 8.</summary>
+internal sealed record TfAttr(long? I = null, float? F = null, bool? B = null, int? Type = null, TfTensorValue? Tensor = null);
+
+/// <summary>A GraphDef (graph.proto: node = 1), or the graph_def (field 2) of a MetaGraphDef.</summary>
+internal sealed class TfGraph
+{
+    public List<TfNode> Nodes { get; } = [];
+    public Dictionary<string, TfNode> ByName { get; } = new(StringComparer.Ordinal);
+
+    public static TfGraph ParseGraphDef(ReadOnlySpan<byte> bytes)
+    {
+        var g = new TfGraph();
+        TfProto.Fields(bytes, (n, w, s) =>
+        {
+            if (n != 1) return false;
+            var node = ParseNode(TfProto.Bytes(s));
+            g.Nodes.Add(node);
+            g.ByName[node.Name] = node;
+            return true;
+        });
+        return g;
+    }
+
+    public static TfGraph ParseMetaGraph(ReadOnlySpan<byte> bytes)
+    {
+        TfGraph? g = null;
+        TfProto.Fields(bytes, (n, w, s) =>
+        {
+            if (n != 2) return false;
+            g = ParseGraphDef(TfProto.Bytes(s));
+            return true;
+        });
+        return g ?? new TfGraph();
+    }
+
+    static TfNode ParseNode(byte[] bytes)
+    {
+        var node = new TfNode();
+        TfProto.Fields(bytes, (n, w, s) =>
+        {
+            switch (n)
+            {
+                case 1: node.Name = s.ReadString(); return true;
+                case 2: node.Op = s.ReadString(); return true;
+                case 3: node.Inputs.Add(s.ReadString()); return true;
+                case 5:
+                    string key = ""; TfAttr? value = null;
+                    TfProto.Fields(TfProto.Bytes(s), (en, ew, es) =>
+                    {
+                        if (en == 1) { key = es.ReadString(); return true; }
+                        if (en == 2) { value = ParseAttr(TfProto.Bytes(es)); return true; }
+                        return false;
+                    });
+                    if (value is not null) node.Attrs[key] = value;
+                    return true;
+                default: return false;
+            }
+        });
+        return node;
+    }
+
+    static TfAttr ParseAttr(byte[] bytes)
+    {
+        var a = new TfAttr();
+        TfProto.Fields(bytes, (n, w, s) =>
+        {
+            switch (n)
+            {
+                case 3: a = a with { I = s.ReadInt64() }; return true;
+                case 4: a = a with { F = s.ReadFloat() }; return true;
+                case 5: a = a with { B = s.ReadBool() }; return true;
+                case 6: a = a with { Type = s.ReadEnum() }; return true;
+                case 8: a = a with { Tensor = TfTensorValue.Parse(s) }; return true;
+                default: return false;
+            }
+        });
+        return a;
+    }
+
+    /// <summary>The node an input string names (<c>^ctrl</c>, <c>name:1</c> and pass-through Identity/Enter/Switch are followed back to the source).</summary>
+    public TfNode? Source(string input)
+    {
+        var name = input.TrimStart('^');
+        int colon = name.LastIndexOf(':');
+        if (colon > 0 && int.TryParse(name.AsSpan(colon + 1), out _)) name = name[..colon];
+        for (int hops = 0; hops < 32 && ByName.TryGetValue(name, out var node); hops++)
+        {
+            if (node.Op is not ("Identity" or "Enter" or "Switch" or "ReadVariableOp" or "RefIdentity") || node.Inputs.Count == 0) return node;
+            name = node.Inputs[0].TrimStart('^');
+            colon = name.LastIndexOf(':');
+            if (colon > 0 && int.TryParse(name.AsSpan(colon + 1), out _)) name = name[..colon];
+        }
+        return null;
+    }
+
+    static string OutputOf(string input)
+    {
+        int colon = input.LastIndexOf(':');
+        return colon > 0 ? input[(colon + 1)..] : "0";
+    }
+
+    /// <summary>
+    /// Settings of each LSTM cell, keyed by the name of its kernel variable: LSTMBlockCell/BlockLSTM
+    /// carry forget_bias, cell_clip and use_peephole as attributes; LSTMCell/BasicLSTMCell add
+    /// forget_bias to the third output of the Split of <c>matmul(kernel) + bias</c>.
+    /// </summary>
+    public Dictionary<string, CellHints> CellHints()
+    {
+        var hints = new Dictionary<string, CellHints>(StringComparer.Ordinal);
+        foreach (var node in Nodes)
+        {
+            if (node.Op is "LSTMBlockCell" or "BlockLSTM" or "BlockLSTMV2")
+            {
+                int w = node.Op == "LSTMBlockCell" ? 3 : 4;
+                if (node.Inputs.Count <= w || Source(node.Inputs[w]) is not { } kernel) continue;
+                double? clip = node.Attrs.TryGetValue("cell_clip", out var c) && c.F is float cf && cf > 0 ? cf : null;
+                double? fb = node.Attrs.TryGetValue("forget_bias", out var f) && f.F is float ff ? ff : node.Op == "BlockLSTMV2" ? 0.0 : null;
+                bool? ph = node.Attrs.TryGetValue("use_peephole", out var p) ? p.B ?? false : null;
+                hints[kernel.Name] = new CellHints(fb, clip, ph);
+                continue;
+            }
+            if (node.Op is not ("Add" or "AddV2") || node.Inputs.Count != 2) continue;
+            for (int k = 0; k < 2; k++)
+            {
+                if (OutputOf(node.Inputs[k]) != "2" || Source(node.Inputs[k]) is not { Op: "Split" } split || split.Inputs.Count != 2) continue;
+                if (Source(node.Inputs[1 - k]) is not { Op: "Const" } constant || constant.Attrs.GetValueOrDefault("value")?.Tensor is not { } value
+                    || value.Shape.Length != 0 || value.DType % 100 != TfDataType.Float) continue;
+                // Split(axis, value): value = BiasAdd(MatMul(concat, kernel), bias) or MatMul alone.
+                var product = Source(split.Inputs[1]);
+                if (product is { Op: "BiasAdd" or "Add" or "AddV2" } && product.Inputs.Count > 0) product = Source(product.Inputs[0]);
+                if (product is not { Op: "MatMul" } || product.Inputs.Count < 2 || Source(product.Inputs[1]) is not { } kernel) continue;
+                hints.TryAdd(kernel.Name, new CellHints(BitConverter.ToSingle(value.Data), null, null));
+            }
+        }
+        return hints;
+    }
+}
+
+/// <summary>
+/// Frozen TF1 graphs (<c>.pb</c> GraphDef): the variables were folded into <c>Const</c> nodes. A
+/// Const is a weight when a <c>&lt;name&gt;/read</c> Identity shows it was a variable, or when its
+/// name is a TF1 cell variable (<c>.../lstm_cell/kernel</c>); the graph's other constants (axes,
+/// shapes, zero states) are not weights and are left out. forget_bias and cell_clip are read
+/// from the graph's ops.
+/// </summary>
+public sealed class FrozenGraphReader : IWeightReader
+{
+    public WeightFormat Format => WeightFormat.FrozenGraph;
+
+    // A GraphDef starts with its first NodeDef (field 1, length-delimited); a protobuf has no magic, so the extension counts too.
+    public int Probe(FileProbe file) =>
+        file.Extension == ".pb" && file.Head.Length > 2 && file.Head.Span[0] == 0x0A
+        && !file.FileName.Equals("saved_model.pb", StringComparison.OrdinalIgnoreCase) ? 50 : 0;
+
+    public WeightFile Read(string path)
+    {
+        TfGraph graph;
+        try { graph = TfGraph.ParseGraphDef(File.ReadAllBytes(path)); }
+        catch (InvalidProtocolBufferException e) { throw Corrupt(path, e.Message, e); }
+        catch (Exception e) when (e is InvalidDataException or NotSupportedException or OverflowException) { throw Corrupt(path, e.Message, e); }
+        if (graph.Nodes.Count == 0) throw Corrupt(path, "the GraphDef has no nodes", null);
+
+        var readNames = new HashSet<string>(graph.Nodes.Where(n => n.Op == "Identity" && n.Name.EndsWith("/read", StringComparison.Ordinal))
+            .Select(n => n.Name[..^"/read".Length]), StringComparer.Ordinal);
+        var variables = new List<TfVariable>();
+        foreach (var node in graph.Nodes)
+        {
+            if (node.Op != "Const" || node.Attrs.GetValueOrDefault("value")?.Tensor is not { } value) continue;
+            bool wasVariable = readNames.Contains(node.Name);
+            bool cellName = !Tf1Scopes.IsTrainingState(node.Name) && LooksLikeCellVariable(node.Name);
+            if (!wasVariable && !cellName) continue;
+            if (TfDataType.Scalar(value.DType) is not { } scalar)
+                throw new LstmPortException("UnsupportedDType", ErrorKind.NotSupported, $"'{path}': constant '{node.Name}' has dtype {TfDataType.Name(value.DType)}.", path);
+            var shape = value.Shape.Select(d => checked((int)d)).ToArray();
+            var data = value.Data;
+            variables.Add(new TfVariable(node.Name, shape, DTypes.Name(scalar), () =>
+            {
+                using var stream = new MemoryStream(data, writable: false);
+                return TensorMemory.Read(stream, value.Shape, scalar);
+            }));
+        }
+        if (variables.Count == 0)
+            throw new LstmPortException("NoTensors", ErrorKind.InvalidData, $"'{path}' is a GraphDef without frozen weights (no Const node that was a variable).", path);
+        var warnings = new List<string>();
+        var tensors = Tf1Scopes.Describe(variables, graph.CellHints(), path, warnings);
+        return new WeightFile(path, Format, tensors, warnings);
+    }
+
+    static bool LooksLikeCellVariable(string name)
+    {
+        var last = name.Split('/')[^1];
+        return last is "kernel" or "bias" or "weights" or "biases" or "w_i_diag" or "w_f_diag" or "w_o_diag";
+    }
+
+    static LstmPortException Corrupt(string path, string what, Exception? inner) =>
+        new("CorruptProtobuf", ErrorKind.InvalidData, $"'{path}' is not a valid TensorFlow GraphDef: {what}.", path, inner);
+}

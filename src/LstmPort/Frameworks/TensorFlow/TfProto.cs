@@ -1,0 +1,187 @@
+using Google.Protobuf;
+using TorchSharp;
+
+namespace LstmPort.Frameworks.TensorFlow;
+
+/// <summary>
+/// The few TensorFlow protobuf messages LstmPort needs, parsed by hand from the published field
+/// numbers (tensorflow/core/framework/*.proto, core/protobuf/tensor_bundle.proto,
+/// trackable_object_graph.proto, keras saved_metadata.proto). Unknown fields are skipped, so newer
+/// writers still read.
+/// </summary>
+internal static class TfProto
+{
+    /// <summary>Runs <paramref name="field"/> for every field of a message; the callback reads the value or leaves it to be skipped.</summary>
+    public static void Fields(ReadOnlySpan<byte> message, FieldReader field) => Fields(new CodedInputStream(message.ToArray()), field);
+
+    public delegate bool FieldReader(int number, int wireType, CodedInputStream input);
+
+    static void Fields(CodedInputStream input, FieldReader field)
+    {
+        uint tag;
+        while ((tag = input.ReadTag()) != 0)
+        {
+            int number = WireFormat.GetTagFieldNumber(tag);
+            int wire = (int)WireFormat.GetTagWireType(tag);
+            if (!field(number, wire, input)) input.SkipLastField();
+        }
+    }
+
+    public static byte[] Bytes(CodedInputStream input) => input.ReadBytes().ToByteArray();
+
+    /// <summary>Reads a repeated numeric field written packed (wire type 2) or one value at a time.</summary>
+    public static void Repeated<T>(int wireType, CodedInputStream input, List<T> into, Func<CodedInputStream, T> read)
+    {
+        if (wireType != (int)WireFormat.WireType.LengthDelimited) { into.Add(read(input)); return; }
+        var packed = new CodedInputStream(Bytes(input));
+        while (!packed.IsAtEnd) into.Add(read(packed));
+    }
+}
+
+/// <summary>tensorflow.DataType values (types.proto); the _REF variants are these plus 100.</summary>
+internal static class TfDataType
+{
+    public const int Float = 1, Double = 2, Int32 = 3, UInt8 = 4, Int16 = 5, Int8 = 6, String = 7,
+        Int64 = 9, Bool = 10, BFloat16 = 14, Half = 19;
+
+    public static torch.ScalarType? Scalar(int dtype) => (dtype % 100) switch
+    {
+        Float => torch.ScalarType.Float32, Double => torch.ScalarType.Float64, Int32 => torch.ScalarType.Int32,
+        UInt8 => torch.ScalarType.Byte, Int16 => torch.ScalarType.Int16, Int8 => torch.ScalarType.Int8,
+        Int64 => torch.ScalarType.Int64, Bool => torch.ScalarType.Bool, BFloat16 => torch.ScalarType.BFloat16,
+        Half => torch.ScalarType.Float16, _ => null,
+    };
+
+    public static string Name(int dtype) => (dtype % 100) switch
+    {
+        String => "string",
+        var d => Scalar(d) is { } s ? DTypes.Name(s) : $"DT_{d}",
+    };
+}
+
+/// <summary>TensorShapeProto: dim = 2 (size = 1), unknown_rank = 3.</summary>
+internal static class TfShape
+{
+    public static long[] Parse(CodedInputStream input)
+    {
+        var dims = new List<long>();
+        bool unknownRank = false;
+        TfProto.Fields(TfProto.Bytes(input), (n, w, s) =>
+        {
+            if (n == 2)
+            {
+                long size = 0;
+                TfProto.Fields(TfProto.Bytes(s), (dn, dw, ds) => { if (dn != 1) return false; size = ds.ReadInt64(); return true; });
+                dims.Add(size);
+                return true;
+            }
+            if (n == 3) { unknownRank = s.ReadBool(); return true; }
+            return false;
+        });
+        if (unknownRank || dims.Any(d => d < 0))
+            throw new InvalidDataException("a tensor shape is unknown or negative");
+        return dims.ToArray();
+    }
+}
+
+/// <summary>BundleEntryProto (tensor_bundle.proto): where one tensor's bytes sit in the data shards.</summary>
+internal sealed record BundleEntry(int DType, long[] Shape, int ShardId, long Offset, long Size, uint MaskedCrc32C, bool Sliced)
+{
+    public static BundleEntry Parse(ReadOnlySpan<byte> bytes)
+    {
+        int dtype = 0, shard = 0; long offset = 0, size = 0; uint crc = 0; long[] shape = []; bool sliced = false;
+        TfProto.Fields(bytes, (n, w, s) =>
+        {
+            switch (n)
+            {
+                case 1: dtype = s.ReadEnum(); return true;
+                case 2: shape = TfShape.Parse(s); return true;
+                case 3: shard = s.ReadInt32(); return true;
+                case 4: offset = s.ReadInt64(); return true;
+                case 5: size = s.ReadInt64(); return true;
+                case 6: crc = s.ReadFixed32(); return true;
+                case 7: sliced = true; return false;
+                default: return false;
+            }
+        });
+        return new BundleEntry(dtype, shape, shard, offset, size, crc, sliced);
+    }
+}
+
+/// <summary>BundleHeaderProto: num_shards = 1, endianness = 2 (0 little, 1 big), version = 3.</summary>
+internal sealed record BundleHeader(int NumShards, bool BigEndian)
+{
+    public static BundleHeader Parse(ReadOnlySpan<byte> bytes)
+    {
+        int shards = 0, endianness = 0;
+        TfProto.Fields(bytes, (n, w, s) =>
+        {
+            if (n == 1) { shards = s.ReadInt32(); return true; }
+            if (n == 2) { endianness = s.ReadEnum(); return true; }
+            return false;
+        });
+        return new BundleHeader(shards, endianness == 1);
+    }
+}
+
+/// <summary>A TensorProto (tensor.proto) decoded to its dtype, shape and little-endian bytes.</summary>
+internal sealed record TfTensorValue(int DType, long[] Shape, byte[] Data)
+{
+    public static TfTensorValue Parse(CodedInputStream input)
+    {
+        int dtype = 0; long[] shape = []; byte[]? content = null;
+        var floats = new List<float>(); var doubles = new List<double>(); var ints = new List<int>();
+        var longs = new List<long>(); var bools = new List<bool>(); var halves = new List<int>();
+        TfProto.Fields(TfProto.Bytes(input), (n, w, s) =>
+        {
+            switch (n)
+            {
+                case 1: dtype = s.ReadEnum(); return true;
+                case 2: shape = TfShape.Parse(s); return true;
+                case 4: content = TfProto.Bytes(s); return true;
+                case 5: TfProto.Repeated(w, s, floats, c => c.ReadFloat()); return true;
+                case 6: TfProto.Repeated(w, s, doubles, c => c.ReadDouble()); return true;
+                case 7: TfProto.Repeated(w, s, ints, c => c.ReadInt32()); return true;
+                case 10: TfProto.Repeated(w, s, longs, c => c.ReadInt64()); return true;
+                case 11: TfProto.Repeated(w, s, bools, c => c.ReadBool()); return true;
+                case 13: TfProto.Repeated(w, s, halves, c => c.ReadInt32()); return true;
+                default: return false;
+            }
+        });
+        var scalar = TfDataType.Scalar(dtype) ?? throw new NotSupportedException($"dtype {TfDataType.Name(dtype)}");
+        int size = DTypes.Size(scalar);
+        long count = shape.Aggregate(1L, (a, d) => checked(a * d));
+        if (content is not null)
+        {
+            if (content.LongLength != count * size)
+                throw new InvalidDataException($"tensor_content has {content.Length} bytes for shape [{string.Join(",", shape)}] {TfDataType.Name(dtype)}");
+            return new TfTensorValue(dtype, shape, content);
+        }
+        // Typed value lists: a shorter list is padded with its last value (TensorProto's rule).
+        byte[] values = (dtype % 100) switch
+        {
+            TfDataType.Float => Fill(floats, count, size, (v, b) => BitConverter.TryWriteBytes(b, v)),
+            TfDataType.Double => Fill(doubles, count, size, (v, b) => BitConverter.TryWriteBytes(b, v)),
+            TfDataType.Int64 => Fill(longs, count, size, (v, b) => BitConverter.TryWriteBytes(b, v)),
+            TfDataType.Bool => Fill(bools, count, size, (v, b) => b[0] = v ? (byte)1 : (byte)0),
+            TfDataType.Half or TfDataType.BFloat16 => Fill(halves, count, size, (v, b) => BitConverter.TryWriteBytes(b, (ushort)v)),
+            TfDataType.Int32 => Fill(ints, count, size, (v, b) => BitConverter.TryWriteBytes(b, v)),
+            TfDataType.Int16 => Fill(ints, count, size, (v, b) => BitConverter.TryWriteBytes(b, (short)v)),
+            TfDataType.Int8 or TfDataType.UInt8 => Fill(ints, count, size, (v, b) => b[0] = (byte)v),
+            _ => throw new NotSupportedException($"dtype {TfDataType.Name(dtype)}"),
+        };
+        return new TfTensorValue(dtype, shape, values);
+    }
+
+    delegate void Put<T>(T value, Span<byte> into);
+
+    static byte[] Fill<T>(List<T> values, long count, int size, Put<T> put)
+    {
+        if (values.Count > count) throw new InvalidDataException($"{values.Count} values for {count} elements");
+        // No values at all means zeros.
+        var bytes = new byte[checked(count * size)];
+        for (long i = 0; i < count && values.Count > 0; i++)
+            put(values[(int)Math.Min(i, values.Count - 1)], bytes.AsSpan((int)(i * size), size));
+        return bytes;
+    }
+}

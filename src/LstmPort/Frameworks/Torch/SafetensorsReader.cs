@@ -1,0 +1,111 @@
+using System.Buffers.Binary;
+using System.Text.Json;
+using TorchSharp;
+using LstmPort.Formats;
+using LstmPort.Runtime;
+
+namespace LstmPort.Frameworks.Torch;
+
+/// <summary>
+/// Reads the safetensors format: an 8-byte little-endian header length, a JSON header mapping each
+/// name to {dtype, shape, data_offsets} (offsets relative to the end of the header), optional
+/// "__metadata__", then the raw little-endian data. Every offset, size and overlap is checked before
+/// anything is allocated.
+/// </summary>
+public sealed class SafetensorsReader : IWeightReader
+{
+    const long MaxHeader = 100L << 20;
+
+    public WeightFormat Format => WeightFormat.SafeTensors;
+
+    // An 8-byte header length, then the JSON header.
+    public int Probe(FileProbe file) =>
+        file.Head.Length >= 9 && file.Head.Span[8] == (byte)'{' && file.LeadingUInt64 < MaxHeader ? 90 : 0;
+
+    internal static readonly Dictionary<string, torch.ScalarType> DTypes = new()
+    {
+        ["F64"] = torch.ScalarType.Float64, ["F32"] = torch.ScalarType.Float32,
+        ["F16"] = torch.ScalarType.Float16, ["BF16"] = torch.ScalarType.BFloat16,
+        ["I64"] = torch.ScalarType.Int64, ["I32"] = torch.ScalarType.Int32,
+        ["I16"] = torch.ScalarType.Int16, ["I8"] = torch.ScalarType.Int8,
+        ["U8"] = torch.ScalarType.Byte, ["BOOL"] = torch.ScalarType.Bool,
+    };
+
+    sealed record Entry(string Name, torch.ScalarType DType, long[] Shape, long Begin, long End);
+
+    public WeightFile Read(string path)
+    {
+        long fileLength = new FileInfo(path).Length;
+        byte[] header;
+        using (var f = File.OpenRead(path))
+        {
+            Span<byte> len = stackalloc byte[8];
+            if (f.ReadAtLeast(len, 8, throwOnEndOfStream: false) < 8)
+                throw Bad(path, "TruncatedFile", "the file is shorter than the 8-byte header length");
+            ulong n = BinaryPrimitives.ReadUInt64LittleEndian(len);
+            if (n > (ulong)MaxHeader || (long)n > fileLength - 8)
+                throw Bad(path, "TruncatedFile", $"the header claims {n} bytes but the file has {fileLength - 8} after the length");
+            header = new byte[n];
+            f.ReadExactly(header);
+        }
+        long dataStart = 8 + header.LongLength, dataLength = fileLength - dataStart;
+
+        var entries = new List<Entry>();
+        using (var doc = JsonDocument.Parse(header))
+        {
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+                throw Bad(path, "CorruptFile", "the header is not a JSON object");
+            foreach (var p in doc.RootElement.EnumerateObject())
+            {
+                if (p.Name == "__metadata__") continue;
+                entries.Add(ParseEntry(path, p, dataLength));
+            }
+        }
+
+        // Offsets must not overlap (shared storage is not allowed by the format).
+        entries.Sort((a, b) => a.Begin.CompareTo(b.Begin));
+        for (int i = 1; i < entries.Count; i++)
+            if (entries[i].Begin < entries[i - 1].End && entries[i].End > entries[i].Begin)
+                throw Bad(path, "OverlappingTensorData", $"'{entries[i].Name}' overlaps '{entries[i - 1].Name}' in the data section");
+
+        var raw = entries.Select(e => new TorchNaming.RawTensor(
+            e.Name, e.Shape.Select(d => (int)d).ToArray(), LstmPort.DTypes.Name(e.DType),
+            () => ReadData(path, dataStart + e.Begin, e.Shape, e.DType))).ToList();
+        return new WeightFile(path, Format, TorchNaming.Describe(raw, path));
+    }
+
+    static Entry ParseEntry(string path, JsonProperty p, long dataLength)
+    {
+        var e = p.Value;
+        if (e.ValueKind != JsonValueKind.Object
+            || !e.TryGetProperty("dtype", out var dt) || dt.ValueKind != JsonValueKind.String
+            || !e.TryGetProperty("shape", out var sh) || sh.ValueKind != JsonValueKind.Array
+            || !e.TryGetProperty("data_offsets", out var off) || off.ValueKind != JsonValueKind.Array || off.GetArrayLength() != 2)
+            throw Bad(path, "CorruptFile", $"header entry '{p.Name}' needs dtype, shape and two data_offsets");
+        if (!DTypes.TryGetValue(dt.GetString()!, out var dtype))
+            throw Bad(path, "UnsupportedDType", $"'{p.Name}' has dtype {dt.GetString()}; supported: {string.Join(", ", DTypes.Keys)}", ErrorKind.NotSupported);
+
+        var shape = sh.EnumerateArray().Select(d => d.TryGetInt64(out var v) && v >= 0 ? v : -1).ToArray();
+        if (shape.Any(d => d < 0))
+            throw Bad(path, "CorruptFile", $"'{p.Name}' has a negative or non-integer dimension");
+        long begin = off[0].TryGetInt64(out var b) ? b : -1, end = off[1].TryGetInt64(out var x) ? x : -1;
+        if (begin < 0 || end < begin || end > dataLength)
+            throw Bad(path, "TensorOutOfRange", $"'{p.Name}' has data_offsets [{begin},{end}] outside the {dataLength}-byte data section");
+        long bytes;
+        try { bytes = checked(shape.Aggregate(1L, (a, d) => checked(a * d)) * LstmPort.DTypes.Size(dtype)); }
+        catch (OverflowException) { throw Bad(path, "TensorTooLarge", $"'{p.Name}' has an absurd shape [{string.Join(",", shape)}]"); }
+        if (bytes != end - begin)
+            throw Bad(path, "TensorSizeMismatch", $"'{p.Name}' is [{string.Join(",", shape)}] {dt.GetString()} = {bytes} bytes, but its data_offsets span {end - begin}");
+        return new Entry(p.Name, dtype, shape, begin, end);
+    }
+
+    static torch.Tensor ReadData(string path, long offset, long[] shape, torch.ScalarType dtype)
+    {
+        using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+        f.Position = offset;
+        return TensorMemory.Read(f, shape, dtype);
+    }
+
+    static LstmPortException Bad(string path, string id, string what, ErrorKind kind = ErrorKind.InvalidData) =>
+        new(id, kind, $"'{path}' is not a valid safetensors file: {what}.", path);
+}

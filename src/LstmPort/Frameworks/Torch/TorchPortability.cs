@@ -1,0 +1,30 @@
+namespace LstmPort.Frameworks.Torch;
+
+/// <summary>Which layer settings have no exact PyTorch equivalent in nn.LSTM / nn.GRU / nn.RNN / nn.Linear / nn.Embedding.</summary>
+public static class TorchPortability
+{
+    public static string? Blocker(LayerType type, Layout layout, IReadOnlyDictionary<string, object?> config)
+    {
+        if (type == LayerType.Other) return "not a layer type LstmPort converts (LSTM, GRU, SimpleRNN, Dense, Embedding)";
+        if (layout == Layout.Torch || type is LayerType.Dense or LayerType.Embedding) return null;
+
+        string? Get(string key) => config.TryGetValue(key, out var v) ? v switch { null => null, bool b => b ? "true" : "false", _ => v.ToString() } : null;
+        var reasons = new List<string>();
+        var activation = Get(ConfigKeys.Activation);
+        var recurrent = Get(ConfigKeys.RecurrentActivation);
+        if (type == LayerType.SimpleRNN)
+        {
+            if (activation is not null and not "tanh" and not "relu") reasons.Add($"{activation} activation (nn.RNN has tanh or relu)");
+        }
+        else
+        {
+            if (activation is not null and not "tanh") reasons.Add($"{activation} activation");
+            if (recurrent is not null and not "sigmoid") reasons.Add($"{recurrent} recurrent activation");
+        }
+        if (type == LayerType.GRU && Get(ConfigKeys.ResetAfter) == "false") reasons.Add("GRU reset_after=False");
+        if (Get(ConfigKeys.GoBackwards) == "true") reasons.Add("go_backwards=True (PyTorch has no reversed one-direction layer)");
+        if (Get(ConfigKeys.UsePeepholes) == "true") reasons.Add("peepholes");
+        if (config.TryGetValue(ConfigKeys.CellClip, out var clip) && clip is double c && c > 0) reasons.Add("cell_clip");
+        return reasons.Count == 0 ? null : string.Join("; ", reasons);
+    }
+}

@@ -1,0 +1,3 @@
+namespace LstmPort;
+
+public enum Direction { Forward, Backward }

@@ -1,0 +1,75 @@
+using System.IO.Compression;
+using LstmPort.Formats;
+
+namespace LstmPort.Tests;
+
+/// <summary>
+/// Format detection probes the opened container: which reader claims each real file and each
+/// generated one, whatever its name says.
+/// </summary>
+public sealed class DetectionTests
+{
+    /// <summary>Every fixture file matching a pattern (relative path, '*' within a name) must be detected as the format given; null: no reader claims it.</summary>
+    static readonly (string Pattern, WeightFormat? Format)[] FixtureTable =
+    [
+        ("*.safetensors", WeightFormat.SafeTensors),
+        ("*.keras", WeightFormat.KerasArchive),
+        ("*.h5", WeightFormat.KerasHdf5),          // data files too: claimed weakly, then refused as NotKerasFile
+        ("*.hdf5", WeightFormat.KerasHdf5),
+        ("*.pt", WeightFormat.PyTorch),
+        ("*.pth", WeightFormat.PyTorch),
+        ("*.th", WeightFormat.PyTorch),
+        ("frozen_model.pb", WeightFormat.FrozenGraph),
+        ("*.index", WeightFormat.TensorFlowCheckpoint),
+        ("*.onnx", null),                          // no ONNX reader yet
+    ];
+
+    [SkippableFact]
+    public void Every_fixture_is_claimed_by_the_reader_of_its_format()
+    {
+        var root = Path.GetDirectoryName(Repo.Fixture("dl4j-keras2-simple-lstm"))!;
+        var checkedFiles = 0;
+        var wrong = new List<string>();
+        foreach (var file in Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories))
+        {
+            var name = Path.GetFileName(file);
+            var rule = FixtureTable.FirstOrDefault(r => System.IO.Enumeration.FileSystemName.MatchesSimpleExpression(r.Pattern, name));
+            if (rule.Pattern is null) continue;
+            checkedFiles++;
+            var got = WeightReader.DetectFormat(file);
+            if (got != rule.Format) wrong.Add($"{Path.GetRelativePath(root, file)}: detected {got?.ToString() ?? "nothing"}, expected {rule.Format?.ToString() ?? "nothing"}");
+        }
+        Assert.True(checkedFiles > 20, $"only {checkedFiles} fixture files matched the table");
+        Assert.True(wrong.Count == 0, string.Join("\n", wrong));
+    }
+
+    [SkippableFact]
+    public void Content_decides_not_the_file_name()
+    {
+        using var dir = new TempDir();
+        string Copy(string source, string name) { var p = dir.File(name); File.Copy(source, p); return p; }
+        var keras = Repo.Fixture("keras3-martinpiz097-lstm-gru", "lstm_model.keras");
+        var h5 = Repo.Fixture("dl4j-keras2-simple-lstm", "simple_lstm_tf_keras_2_model.h5");
+        var pth = Repo.Fixture("chrisprasanna-torch-zip-stacked-lstm", "lstm.pt");
+        var st = Safetensors.Write(dir.File("w.safetensors"), ("x.weight", [1, 2], [1f, 2f]));
+
+        Assert.Equal(WeightFormat.KerasArchive, WeightReader.DetectFormat(Copy(keras, "model.zip")));
+        Assert.Equal(WeightFormat.KerasArchive, WeightReader.DetectFormat(Copy(keras, "model.pt"))); // a .keras named like torch
+        Assert.Equal(WeightFormat.KerasHdf5, WeightReader.DetectFormat(Copy(h5, "weights.dat")));
+        Assert.Equal(WeightFormat.PyTorch, WeightReader.DetectFormat(Copy(pth, "model.weights")));
+        Assert.Equal(WeightFormat.PyTorch, WeightReader.DetectFormat(Copy(pth, "model.keras"))); // a torch zip named like Keras
+        Assert.Equal(WeightFormat.SafeTensors, WeightReader.DetectFormat(Copy(st, "w.bin")));
+
+        // Zips that are neither: nothing claims a plain archive; one with a torch extension is claimed (and refused) by the torch reader.
+        var plain = dir.File("plain.zip");
+        using (var z = ZipFile.Open(plain, ZipArchiveMode.Create)) using (var w = new StreamWriter(z.CreateEntry("readme.txt").Open())) w.Write("hello");
+        Assert.Null(WeightReader.DetectFormat(plain));
+        Assert.Equal(WeightFormat.PyTorch, WeightReader.DetectFormat(Copy(plain, "plain.pth")));
+        File.WriteAllText(dir.File("notes.txt"), "not a weight file");
+        Assert.Null(WeightReader.DetectFormat(dir.File("notes.txt")));
+
+        var prefix = dir.File("model.ckpt");
+        new TfCheckpointWriter().Write(prefix, [new("dense/kernel", [1, 1], [1f])]);
+        Assert.Equal(WeightFormat.TensorFlowCheckpoint, WeightReader.DetectFormat(prefix));
+    }
+}
