@@ -17,6 +17,9 @@ public static class Gates
         _ => throw new ArgumentException($"{type} has no gates"),
     };
 
+    /// <summary>How many blocks a packed weight has: the gate count of a gated layer, 1 for SimpleRNN and Dense.</summary>
+    public static int Blocks(LayerType type) => type is LayerType.LSTM or LayerType.GRU ? Count(type) : 1;
+
     static char Meaning(char gate) => gate switch
     {
         'C' or 'G' or 'J' => 'C', // LSTM candidate

@@ -159,7 +159,7 @@ public static class EquivalenceChecker
     /// <summary>(input size, units) from the tensors' shapes, as each layout stores them.</summary>
     internal static (long In, long Units) Sizes(LayerGroup g)
     {
-        int gates = g.LayerType switch { LayerType.LSTM => 4, LayerType.GRU => 3, _ => 1 };
+        int gates = Gates.Blocks(g.LayerType);
         switch (g.Layout, g.LayerType)
         {
             case (Layout.Torch, LayerType.Dense):

@@ -1,3 +1,4 @@
+using LstmPort.Conversion;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -239,7 +240,7 @@ public static partial class KerasLayers
 
     static Assembled Assemble(LayerType type, List<Classified> parts, Origin origin, Layer layer)
     {
-        int gates = type switch { LayerType.LSTM => 4, LayerType.GRU => 3, _ => 1 };
+        int gates = Gates.Blocks(type);
         string order = type == LayerType.LSTM ? "ifco" : "zrh";
         var pieces = new List<Piece>();
 
@@ -442,7 +443,7 @@ public static partial class KerasLayers
     static void Emit(List<LstmTensor> result, string layer, LayerType type, Assembled a, Direction direction,
         Dictionary<string, object?> config, Origin origin)
     {
-        var order = type switch { LayerType.LSTM => GateOrder.IFCO, LayerType.GRU => GateOrder.ZRH, _ => GateOrder.None };
+        var order = Gates.KerasOrder(type);
         foreach (var p in a.Pieces)
             result.Add(new LstmTensor(p.Name, layer, type, p.Role, Layout.Keras, p.Shape, p.DType, p.Load, direction,
                 gateOrder: p.Role is TensorRole.Embeddings or TensorRole.Other ? GateOrder.None : order, units: a.Units, inputSize: a.InputSize,

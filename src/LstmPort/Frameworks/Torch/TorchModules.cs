@@ -24,14 +24,10 @@ public static class TorchModules
     internal static LayerOutputs RunLayer(LayerGroup g, Tensor x)
     {
         if (g.LayerType == LayerType.Dense) return Linear(g, x);
-        int gates = g.LayerType switch
-        {
-            LayerType.LSTM => 4,
-            LayerType.GRU => 3,
-            LayerType.SimpleRNN => 1,
-            _ => throw new LstmPortException("UnsupportedLayerType", ErrorKind.NotSupported,
-                $"{g.Describe()}: {g.LayerType} is not a PyTorch recurrent module.", g),
-        };
+        if (g.LayerType is not (LayerType.LSTM or LayerType.GRU or LayerType.SimpleRNN))
+            throw new LstmPortException("UnsupportedLayerType", ErrorKind.NotSupported,
+                $"{g.Describe()}: {g.LayerType} is not a PyTorch recurrent module.", g);
+        int gates = Gates.Blocks(g.LayerType);
         if (g.Find(TensorRole.ProjectionKernel) is { } hr)
             throw new LstmPortException("UnsupportedProjection", ErrorKind.NotSupported,
                 $"{g.Describe()}: {hr.Name} needs nn.LSTM(proj_size=...), which TorchSharp 0.107 does not expose.", hr);

@@ -1,3 +1,4 @@
+using LstmPort.Conversion;
 using System.Text.RegularExpressions;
 using TorchSharp;
 
@@ -54,7 +55,7 @@ public static partial class TorchNaming
                     "bias_hh" => TensorRole.RecurrentBias,
                     _ => TensorRole.ProjectionKernel,
                 };
-                var order = info.Type switch { LayerType.LSTM => GateOrder.IFGO, LayerType.GRU => GateOrder.RZN, _ => GateOrder.None };
+                var order = Gates.TorchOrder(info.Type);
                 result.Add(new LstmTensor(r.Name, key.Module, info.Type, role, Layout.Torch, r.Shape, r.DType, r.Load,
                     key.Dir, key.Depth, order, info.Units, info.Input, source: source, reloadable: true));
                 continue;
