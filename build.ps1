@@ -30,7 +30,8 @@ param(
 $ErrorActionPreference = 'Stop'
 Set-Location $PSScriptRoot
 
-$runtimeArgs = if ($Runtime) { @("-p:RuntimeIdentifier=$Runtime") } else { @() }
+# @(...) around the if: a one-element result would otherwise be a string, and @runtimeArgs would splat its characters.
+$runtimeArgs = @(if ($Runtime) { "-p:RuntimeIdentifier=$Runtime" })
 
 if ($Clean) {
     dotnet clean LstmPort.PowerShell.sln -c $Configuration @runtimeArgs
