@@ -22,7 +22,7 @@ public static class Program
         {
             try { commands.Add(MarkdownHelp.Read(file, File.ReadAllText(file))); }
             catch (HelpFormatException e) { errors.Add(e); }
-            catch (IOException e) { errors.Add(new HelpFormatException(file, 0, e.Message)); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { errors.Add(new HelpFormatException(file, 0, e.Message)); }
         }
         string maml = "";
         if (errors.Count == 0)
