@@ -6,8 +6,11 @@
     Builds the solution, which assembles the importable module in out/LstmPort (or
     out/<runtime>/LstmPort for another runtime). -Test runs the xunit suite, then the Pester suite
     in tests/ against out/LstmPort (Pester 5.9.1 from the NuGet cache), and ends with one line
-    'N passed, N failed, N skipped' counting both; it exits 1 when a test failed. -Docs regenerates en-US MAML help from docs/*.md with
-    PlatyPS 1.0 when it is installed (the build itself converts docs/*.md without PlatyPS).
+    'N passed, N failed, N skipped' counting both; it exits 1 when a test failed.
+
+    Help: every build generates the MAML help (en-US/LstmPort.PowerShell.dll-Help.xml in the module
+    folder) from docs/*.md, the PlatyPS 1.0 markdown, with tools/LstmPort.HelpGen; a malformed page
+    fails the build with its file and line. No generated help is tracked, and PlatyPS is not needed.
 .EXAMPLE
     dotnet tool restore; dotnet pwsh ./build.ps1 -Test
 .EXAMPLE
@@ -20,7 +23,6 @@ param(
     [ValidateSet('linux-x64', 'win-x64', 'osx-arm64')]
     [string] $Runtime,
     [switch] $Test,
-    [switch] $Docs,
     [switch] $Clean,
     # Where -Test writes its reports (xunit.trx, pester.xml); out/TestResults by default.
     [string] $ResultsDirectory
@@ -28,26 +30,13 @@ param(
 $ErrorActionPreference = 'Stop'
 Set-Location $PSScriptRoot
 
-$runtimeArgs = if ($Runtime) { @("-p:RuntimeIdentifier=$Runtime") } else { @() }
+# @(...) around the if: a one-element result would otherwise be a string, and @runtimeArgs would splat its characters.
+$runtimeArgs = @(if ($Runtime) { "-p:RuntimeIdentifier=$Runtime" })
 
 if ($Clean) {
     dotnet clean LstmPort.PowerShell.sln -c $Configuration @runtimeArgs
     Remove-Item -Recurse -Force -ErrorAction SilentlyContinue ./out
     return
-}
-
-if ($Docs) {
-    if (-not (Get-Module -ListAvailable Microsoft.PowerShell.PlatyPS)) {
-        Write-Warning 'Microsoft.PowerShell.PlatyPS is not installed; the build converts docs/*.md itself.'
-    } else {
-        Import-Module Microsoft.PowerShell.PlatyPS
-        $help = Get-ChildItem ./docs -Filter *-*.md | Import-MarkdownCommandHelp
-        # PlatyPS names the file after the module (LstmPort-Help.xml; older builds put it in a LstmPort folder);
-        # PowerShell looks for it under the cmdlet assembly's name.
-        $maml = $help | Export-MamlCommandHelp -OutputFolder ./out/maml -Force | Select-Object -First 1
-        if (-not $maml) { $maml = Get-ChildItem ./out/maml -Recurse -Filter *-Help.xml | Select-Object -First 1 }
-        Copy-Item $maml.FullName ./en-US/LstmPort.PowerShell.dll-Help.xml -Force
-    }
 }
 
 if ($Runtime) {
