@@ -29,11 +29,11 @@ public static class TorchModules
             LayerType.LSTM => 4,
             LayerType.GRU => 3,
             LayerType.SimpleRNN => 1,
-            _ => throw new LstmPortException("UnsupportedLayerType", ErrorKind.NotSupported,
+            _ => throw new LstmPortException(ErrorIds.UnsupportedLayerType,
                 $"{g.Describe()}: {g.LayerType} is not a PyTorch recurrent module.", g),
         };
         if (g.Find(TensorRole.ProjectionKernel) is { } hr)
-            throw new LstmPortException("UnsupportedProjection", ErrorKind.NotSupported,
+            throw new LstmPortException(ErrorIds.UnsupportedProjection,
                 $"{g.Describe()}: {hr.Name} needs nn.LSTM(proj_size=...), which TorchSharp 0.107 does not expose.", hr);
 
         var wih = g.Require(TensorRole.Kernel);
@@ -46,7 +46,7 @@ public static class TorchModules
         var bih = g.Find(TensorRole.InputBias);
         var bhh = g.Find(TensorRole.RecurrentBias);
         if ((bih is null) != (bhh is null))
-            throw new LstmPortException("MissingTensor", ErrorKind.InvalidData,
+            throw new LstmPortException(ErrorIds.MissingTensor,
                 $"{g.Describe()}: has {(bih ?? bhh)!.Name} but not its partner; a PyTorch module has both bias_ih and bias_hh or neither.", g);
         bool hasBias = bih is not null;
         if (hasBias) { CheckShape(g, bih!, gates * h); CheckShape(g, bhh!, gates * h); }
@@ -100,7 +100,7 @@ public static class TorchModules
         {
             "tanh" => torch.nn.NonLinearities.Tanh,
             "relu" => torch.nn.NonLinearities.ReLU,
-            var other => throw new LstmPortException("UnsupportedActivation", ErrorKind.NotSupported,
+            var other => throw new LstmPortException(ErrorIds.UnsupportedActivation,
                 $"{g.Describe()}: nn.RNN supports tanh and relu, not '{other}'.", g),
         };
 
