@@ -166,7 +166,7 @@ Describe 'Export-LstmWeights' {
             Test-Path $out | Should -BeFalse
         }
 
-        It 'names the duplicated tensor as the target; both are InvalidArgument' {
+        It 'names the duplicated tensor as the target (InvalidArgument); NoTensors is InvalidData, as when a file holds none' {
             $t = Get-LstmWeights $source.FullName
             $caught = $null
             try { $t[0], $t[1], $t[0] | Export-LstmWeights (Join-Path $TestDrive 'dup.pth') } catch { $caught = $_ }
@@ -176,14 +176,14 @@ Describe 'Export-LstmWeights' {
             $caught = $null
             try { @() | Export-LstmWeights (Join-Path $TestDrive 'none.pth') } catch { $caught = $_ }
             $caught.FullyQualifiedErrorId | Should -BeLike 'NoTensors,*'
-            $caught.CategoryInfo.Category | Should -Be 'InvalidArgument'
+            $caught.CategoryInfo.Category | Should -Be 'InvalidData'
         }
 
         It 'refuses an extension it cannot write (UnknownFormat), a missing folder, a folder and another provider' {
             $t = Get-LstmWeights $source.FullName
             $folder = New-OutFolder
             $cases = @(
-                @{ Path = (Join-Path $folder 'x.xyz'); Id = 'UnknownFormat'; Category = 'InvalidArgument' }
+                @{ Path = (Join-Path $folder 'x.xyz'); Id = 'UnknownFormat'; Category = 'InvalidData' } # one category per id, as when reading
                 @{ Path = (Join-Path $folder 'no/x.pth'); Id = 'DirectoryNotFound'; Category = 'ObjectNotFound' }
                 @{ Path = [string](New-Item -ItemType Directory (Join-Path $folder 'folder.pth')); Id = 'PathIsDirectory'; Category = 'InvalidArgument' }
                 @{ Path = 'Env:LSTMPORT_NOT_A_FILE'; Id = 'NotAFileSystemPath'; Category = 'InvalidArgument' }

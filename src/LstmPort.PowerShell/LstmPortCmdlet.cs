@@ -9,24 +9,22 @@ public abstract class LstmPortCmdlet : PSCmdlet
     protected const string PathSet = "Path";
     protected const string LiteralPathSet = "LiteralPath";
 
-    internal static ErrorRecord ToErrorRecord(LstmPortException e) =>
-        new(e, e.ErrorId, Category(e.Kind), e.Target);
+    /// <summary>The record for an engine failure: its ErrorId, the id's category and its target.</summary>
+    internal static ErrorRecord ToErrorRecord(LstmPortException e) => ToErrorRecord(e, e.ErrorId, e.Target);
 
-    internal static ErrorRecord ToErrorRecord(Exception e, string errorId, ErrorCategory category, object? target) =>
-        e is LstmPortException lp ? ToErrorRecord(lp) : new ErrorRecord(e, errorId, category, target);
+    /// <summary>A record of the cmdlet's own, with a message and target, under a catalogued id.</summary>
+    internal static ErrorRecord ToErrorRecord(string errorId, string message, object? target) =>
+        ToErrorRecord(new LstmPortException(errorId, message, target));
 
-    static ErrorCategory Category(ErrorKind kind) => kind switch
-    {
-        ErrorKind.InvalidData => ErrorCategory.InvalidData,
-        ErrorKind.ObjectNotFound => ErrorCategory.ObjectNotFound,
-        ErrorKind.NotSupported => ErrorCategory.NotImplemented,
-        ErrorKind.Security => ErrorCategory.SecurityError,
-        ErrorKind.InvalidArgument => ErrorCategory.InvalidArgument,
-        ErrorKind.ResourceExists => ErrorCategory.ResourceExists,
-        ErrorKind.WriteError => ErrorCategory.WriteError,
-        ErrorKind.ReadError => ErrorCategory.ReadError,
-        _ => ErrorCategory.NotSpecified,
-    };
+    /// <summary>
+    /// The one place an ErrorRecord is made. <paramref name="e"/> may be an exception from outside
+    /// the engine (a provider's, an IOException); the category is always the catalogued one of
+    /// <paramref name="errorId"/> (<see cref="ErrorIds.Catalogue"/>), so an id has one category.
+    /// </summary>
+    internal static ErrorRecord ToErrorRecord(Exception e, string errorId, object? target) =>
+        new(e, errorId, Category(ErrorIds.KindOf(errorId)), target);
+
+    static ErrorCategory Category(ErrorKind kind) => Enum.Parse<ErrorCategory>(ErrorIds.CategoryOf(kind));
 
     /// <summary>
     /// Resolves -Path (wildcards) or -LiteralPath through the FileSystem provider. A path that
@@ -53,9 +51,9 @@ public abstract class LstmPortCmdlet : PSCmdlet
                 }
             }
             catch (LstmPortException e) { WriteError(ToErrorRecord(e)); continue; }
-            catch (ItemNotFoundException e) { WriteError(new ErrorRecord(e, "FileNotFound", ErrorCategory.ObjectNotFound, p)); continue; }
+            catch (ItemNotFoundException e) { WriteError(ToErrorRecord(e, ErrorIds.FileNotFound, p)); continue; }
             catch (Exception e) when (e is ArgumentException or NotSupportedException or ProviderNotFoundException or System.Management.Automation.DriveNotFoundException)
-            { WriteError(new ErrorRecord(e, "InvalidPath", ErrorCategory.InvalidArgument, p)); continue; }
+            { WriteError(ToErrorRecord(e, ErrorIds.InvalidPath, p)); continue; }
 
             foreach (var r in resolved) yield return r;
         }
@@ -73,7 +71,7 @@ public abstract class LstmPortCmdlet : PSCmdlet
             try { weights = WeightReader.Read(file, format); }
             catch (LstmPortException e) { WriteError(ToErrorRecord(e)); continue; }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            { WriteError(new ErrorRecord(e, "FileReadError", ErrorCategory.ReadError, file)); continue; }
+            { WriteError(ToErrorRecord(e, ErrorIds.FileReadError, file)); continue; }
 
             foreach (var w in weights.Warnings) WriteWarning($"{file}: {w}");
             foreach (var e in weights.Errors) WriteError(ToErrorRecord(e));
@@ -84,7 +82,7 @@ public abstract class LstmPortCmdlet : PSCmdlet
     static void CheckFileSystem(ProviderInfo provider, string path)
     {
         if (provider.Name != "FileSystem")
-            throw new LstmPortException("NotAFileSystemPath", ErrorKind.InvalidArgument,
+            throw new LstmPortException(ErrorIds.NotAFileSystemPath,
                 $"'{path}' is on the {provider.Name} provider; expected a file system path.", path);
     }
 }

@@ -27,7 +27,7 @@ public abstract class TensorPipelineCmdlet : LstmPortCmdlet
         catch (LstmPortException e) { ThrowTerminatingError(ToErrorRecord(e)); return; }
 
         foreach (var (layer, errorId, reason) in result.Refused)
-            WriteError(ToErrorRecord(new LstmPortException(errorId, ErrorKind.InvalidData, reason, layer)));
+            WriteError(ToErrorRecord(errorId, reason, layer));
         foreach (var (_, message) in result.Warnings) WriteWarning(message);
         foreach (var line in result.Log) WriteVerbose(line);
         foreach (var t in result.Tensors) WriteObject(t);

@@ -43,12 +43,12 @@ public sealed class ExportLstmWeightsCommand : LstmPortCmdlet
         {
             target = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path, out var provider, out _);
             if (provider.Name != "FileSystem")
-                throw new LstmPortException("NotAFileSystemPath", ErrorKind.InvalidArgument,
+                throw new LstmPortException(ErrorIds.NotAFileSystemPath,
                     $"'{Path}' is on the {provider.Name} provider; expected a file system path.", Path);
         }
         catch (LstmPortException e) { ThrowTerminatingError(ToErrorRecord(e)); return; }
         catch (Exception e) when (e is ArgumentException or NotSupportedException or ProviderNotFoundException or System.Management.Automation.DriveNotFoundException)
-        { ThrowTerminatingError(new ErrorRecord(e, "InvalidPath", ErrorCategory.InvalidArgument, Path)); return; }
+        { ThrowTerminatingError(ToErrorRecord(e, ErrorIds.InvalidPath, Path)); return; }
 
         long bytes;
         IWeightWriter writer;
@@ -74,7 +74,7 @@ public sealed class ExportLstmWeightsCommand : LstmPortCmdlet
         catch (OperationCanceledException) { return; } // Ctrl+C: the temporary file is gone, the target untouched
         catch (LstmPortException e) { ThrowTerminatingError(ToErrorRecord(e)); return; }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or ExternalException)
-        { ThrowTerminatingError(new ErrorRecord(e, "FileWriteError", ErrorCategory.WriteError, target)); return; }
+        { ThrowTerminatingError(ToErrorRecord(e, ErrorIds.FileWriteError, target)); return; }
         finally
         {
             if (lastPercent >= 0) { record.RecordType = ProgressRecordType.Completed; WriteProgress(record); }

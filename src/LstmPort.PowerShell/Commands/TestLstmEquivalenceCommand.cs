@@ -68,26 +68,24 @@ public sealed class TestLstmEquivalenceCommand : LstmPortCmdlet
         WriteProgress(progress);
 
         if (done == 0)
-            WriteError(new ErrorRecord(new InvalidOperationException(
-                    "Neither weight set has a recurrent or Dense layer to compare."), "NothingToCompare", ErrorCategory.InvalidData, null));
+            WriteError(ToErrorRecord(ErrorIds.NothingToCompare, "Neither weight set has a recurrent or Dense layer to compare.", null));
         if (Strict && notPassed.Count > 0)
-            ThrowTerminatingError(new ErrorRecord(new InvalidOperationException(
-                    $"{notPassed.Count} of {done} layer(s) are not equivalent: " +
-                    string.Join("; ", notPassed.Select(r => r.ToString()))),
-                "NotEquivalent", ErrorCategory.InvalidResult, notPassed.ToArray()));
+            ThrowTerminatingError(ToErrorRecord(ErrorIds.NotEquivalent,
+                $"{notPassed.Count} of {done} layer(s) are not equivalent: " + string.Join("; ", notPassed.Select(r => r.ToString())),
+                notPassed.ToArray()));
     }
 
     protected override void StopProcessing() => _cancel.Cancel();
 
     static ErrorRecord ErrorFor(EquivalenceResult r)
     {
-        var (id, category) = r.Status switch
+        var id = r.Status switch
         {
-            EquivalenceStatus.Failed => ("LayerNotEquivalent", ErrorCategory.InvalidResult),
-            EquivalenceStatus.Unmatched => ("LayerUnmatched", ErrorCategory.ObjectNotFound),
-            EquivalenceStatus.Mismatch => ("LayerMismatch", ErrorCategory.InvalidData),
-            _ => (r.ErrorId ?? "CheckFailed", ErrorCategory.InvalidData),
+            EquivalenceStatus.Failed => ErrorIds.LayerNotEquivalent,
+            EquivalenceStatus.Unmatched => ErrorIds.LayerUnmatched,
+            EquivalenceStatus.Mismatch => ErrorIds.LayerMismatch,
+            _ => r.ErrorId ?? ErrorIds.CheckFailed,
         };
-        return new ErrorRecord(new InvalidOperationException(r.ToString() + (r.Reason is null || r.MaxAbsError is null ? "" : ": " + r.Reason)), id, category, r);
+        return ToErrorRecord(id, r.ToString() + (r.Reason is null || r.MaxAbsError is null ? "" : ": " + r.Reason), r);
     }
 }

@@ -28,9 +28,9 @@ static class Hdf5Data
             case 0: offsetSize = head[13]; eofAt = 24 + 2 * offsetSize; break;
             case 1: offsetSize = head[13]; eofAt = 28 + 2 * offsetSize; break;
             case 2 or 3: offsetSize = head[9]; eofAt = 12 + 2 * offsetSize; break;
-            default: throw new LstmPortException("CorruptFile", ErrorKind.InvalidData, $"'{path}' has HDF5 superblock version {version}; expected 0 to 3.", path);
+            default: throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}' has HDF5 superblock version {version}; expected 0 to 3.", path);
         }
-        if (offsetSize is not (4 or 8)) throw new LstmPortException("CorruptFile", ErrorKind.InvalidData, $"'{path}' has an HDF5 superblock with {offsetSize}-byte offsets; expected 4 or 8.", path);
+        if (offsetSize is not (4 or 8)) throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}' has an HDF5 superblock with {offsetSize}-byte offsets; expected 4 or 8.", path);
         if (head.Length < eofAt + offsetSize) throw Truncated(path, "the HDF5 superblock is incomplete");
         ulong eof = offsetSize == 8 ? BinaryPrimitives.ReadUInt64LittleEndian(head[eofAt..]) : BinaryPrimitives.ReadUInt32LittleEndian(head[eofAt..]);
         if (eof != ulong.MaxValue && eof > (ulong)length)
@@ -38,7 +38,7 @@ static class Hdf5Data
     }
 
     static LstmPortException Truncated(string path, string what) =>
-        new("TruncatedFile", ErrorKind.InvalidData, $"'{path}' is cut short: {what}. Expected a complete HDF5 file.", path);
+        new(ErrorIds.TruncatedFile, $"'{path}' is cut short: {what}. Expected a complete HDF5 file.", path);
 
     public static string? StringAttribute(IH5Object o, string name)
     {
@@ -86,7 +86,7 @@ static class Hdf5Data
     {
         if (d.Space.Type == H5DataspaceType.Null) return [0];
         return d.Space.Dimensions.Select(x => x > int.MaxValue
-            ? throw new LstmPortException("TensorTooLarge", ErrorKind.InvalidData, $"dataset '{d.Name}' has a dimension of {x}")
+            ? throw new LstmPortException(ErrorIds.TensorTooLarge, $"dataset '{d.Name}' has a dimension of {x}")
             : (int)x).ToArray();
     }
 
@@ -117,14 +117,14 @@ static class Hdf5Data
         var scalar = dtype switch
         {
             "float32" or "float64" or "float16" or "int64" or "int32" or "int16" or "int8" or "uint8" => DTypes.Parse(dtype),
-            _ => throw new LstmPortException("UnsupportedDType", ErrorKind.NotSupported, $"dataset '{d.Name}' has type {dtype}"),
+            _ => throw new LstmPortException(ErrorIds.UnsupportedDType, $"dataset '{d.Name}' has type {dtype}"),
         };
         var t = TensorMemory.Empty(shape.Select(x => (long)x).ToArray(), scalar);
         try
         {
             if (t.numel() == 0) return t;
             if (t.numel() > int.MaxValue)
-                throw new LstmPortException("TensorTooLarge", ErrorKind.NotSupported, $"dataset '{d.Name}' has {t.numel():N0} elements; LstmPort reads HDF5 datasets of up to {int.MaxValue:N0}.");
+                throw new LstmPortException(ErrorIds.TensorTooLarge, $"dataset '{d.Name}' has {t.numel():N0} elements; LstmPort reads HDF5 datasets of up to {int.MaxValue:N0}.");
             switch (dtype)
             {
                 case "float32": d.Read(TensorMemory.Span<float>(t)); break;

@@ -226,12 +226,12 @@ public sealed class PickleReader
                 case 'Q': Push(_resolver.PersistentLoad(Pop())); break; // BINPERSID
 
                 case 0x82 or 0x83 or 0x84:
-                    throw new LstmPortException("UnsafePickleGlobal", ErrorKind.Security,
+                    throw new LstmPortException(ErrorIds.UnsafePickleGlobal,
                         $"'{_path}': the pickle refers to an object through the copyreg extension registry (opcode EXT); only tensors and plain containers are loaded.", _path);
                 case 0x97 or 0x98:
                     throw Corrupt("the pickle uses out-of-band buffers (NEXT_BUFFER / READONLY_BUFFER), which a file cannot supply");
                 default:
-                    throw new LstmPortException("UnknownPickleOpcode", ErrorKind.InvalidData,
+                    throw new LstmPortException(ErrorIds.UnknownPickleOpcode,
                         $"'{_path}' is not a valid PyTorch file: unknown pickle opcode 0x{op:x2} at byte {_s.Position - 1}.", _path);
             }
         }
@@ -402,8 +402,8 @@ public sealed class PickleReader
     }
 
     LstmPortException Truncated() =>
-        new("TruncatedFile", ErrorKind.InvalidData, $"'{_path}' is truncated: its pickle ends before its STOP opcode.", _path);
+        new(ErrorIds.TruncatedFile, $"'{_path}' is truncated: its pickle ends before its STOP opcode.", _path);
 
     LstmPortException Corrupt(string what) =>
-        new("CorruptFile", ErrorKind.InvalidData, $"'{_path}' is not a valid PyTorch file: {what}.", _path);
+        new(ErrorIds.CorruptFile, $"'{_path}' is not a valid PyTorch file: {what}.", _path);
 }

@@ -65,10 +65,10 @@ internal static class SsTable
     {
         var file = File.ReadAllBytes(path);
         if (file.Length < FooterLength)
-            throw Bad(path, "TruncatedFile", $"the file has {file.Length} bytes, less than the {FooterLength}-byte table footer");
+            throw Bad(path, ErrorIds.TruncatedFile, $"the file has {file.Length} bytes, less than the {FooterLength}-byte table footer");
         var footer = file.AsSpan(file.Length - FooterLength);
         if (BinaryPrimitives.ReadUInt64LittleEndian(footer[40..]) != Magic)
-            throw Bad(path, "NotTensorBundle", "the footer does not end in the table magic number (truncated, or not a TensorFlow .index file)");
+            throw Bad(path, ErrorIds.NotTensorBundle, "the footer does not end in the table magic number (truncated, or not a TensorFlow .index file)");
         int pos = 0;
         ReadHandle(path, footer, ref pos, file.Length); // metaindex: unused by TensorFlow bundles
         var index = ReadHandle(path, footer, ref pos, file.Length);
@@ -88,18 +88,18 @@ internal static class SsTable
     {
         long offset = (long)Varint(path, bytes, ref pos), size = (long)Varint(path, bytes, ref pos);
         if (offset < 0 || size < 0 || size > int.MaxValue || offset + size + TrailerLength > fileLength)
-            throw Bad(path, "TruncatedFile", $"a block handle [{offset}, +{size}] points past the end of the {fileLength}-byte file");
+            throw Bad(path, ErrorIds.TruncatedFile, $"a block handle [{offset}, +{size}] points past the end of the {fileLength}-byte file");
         return (offset, size);
     }
 
     static byte[] Block(string path, byte[] file, (long Offset, long Size) h)
     {
         if (h.Offset + h.Size + TrailerLength > file.Length)
-            throw Bad(path, "TruncatedFile", $"block [{h.Offset}, +{h.Size}] ends past the end of the {file.Length}-byte file");
+            throw Bad(path, ErrorIds.TruncatedFile, $"block [{h.Offset}, +{h.Size}] ends past the end of the {file.Length}-byte file");
         var data = file.AsSpan((int)h.Offset, (int)h.Size + 1);
         uint stored = BinaryPrimitives.ReadUInt32LittleEndian(file.AsSpan((int)(h.Offset + h.Size + 1), 4));
         if (Crc32C.Unmask(stored) != Crc32C.Value(data))
-            throw Bad(path, "ChecksumMismatch", $"the block at offset {h.Offset} fails its CRC-32C check");
+            throw Bad(path, ErrorIds.ChecksumMismatch, $"the block at offset {h.Offset} fails its CRC-32C check");
         var contents = data[..^1];
         switch (data[^1])
         {
@@ -107,18 +107,18 @@ internal static class SsTable
             case 1:
                 try { return Snappier.Snappy.DecompressToArray(contents); }
                 catch (Exception e) when (e is InvalidDataException or ArgumentException or IndexOutOfRangeException)
-                { throw Bad(path, "CorruptFile", $"the snappy block at offset {h.Offset} does not decompress ({e.Message})"); }
+                { throw Bad(path, ErrorIds.CorruptFile, $"the snappy block at offset {h.Offset} does not decompress ({e.Message})"); }
             default:
-                throw Bad(path, "UnsupportedCompression", $"block at offset {h.Offset} uses compression type {data[^1]} (only none and snappy exist)", ErrorKind.NotSupported);
+                throw Bad(path, ErrorIds.UnsupportedCompression, $"block at offset {h.Offset} uses compression type {data[^1]} (only none and snappy exist)");
         }
     }
 
     static IEnumerable<(byte[] Key, byte[] Value)> Entries(string path, byte[] block)
     {
-        if (block.Length < 4) throw Bad(path, "CorruptFile", "a block is shorter than its restart count");
+        if (block.Length < 4) throw Bad(path, ErrorIds.CorruptFile, "a block is shorter than its restart count");
         uint restarts = BinaryPrimitives.ReadUInt32LittleEndian(block.AsSpan(block.Length - 4));
         long limit = block.Length - 4 - 4L * restarts;
-        if (limit < 0) throw Bad(path, "CorruptFile", $"a block claims {restarts} restart points but has {block.Length} bytes");
+        if (limit < 0) throw Bad(path, ErrorIds.CorruptFile, $"a block claims {restarts} restart points but has {block.Length} bytes");
         var result = new List<(byte[], byte[])>();
         var key = Array.Empty<byte>();
         int pos = 0;
@@ -126,7 +126,7 @@ internal static class SsTable
         {
             ulong shared = Varint(path, block, ref pos), nonShared = Varint(path, block, ref pos), valueLength = Varint(path, block, ref pos);
             if (shared > (ulong)key.Length || (ulong)pos + nonShared + valueLength > (ulong)limit)
-                throw Bad(path, "CorruptFile", "a table entry runs past its block");
+                throw Bad(path, ErrorIds.CorruptFile, "a table entry runs past its block");
             var next = new byte[(int)shared + (int)nonShared];
             key.AsSpan(0, (int)shared).CopyTo(next);
             block.AsSpan(pos, (int)nonShared).CopyTo(next.AsSpan((int)shared));
@@ -143,14 +143,14 @@ internal static class SsTable
         ulong value = 0;
         for (int shift = 0; shift < 64; shift += 7)
         {
-            if (pos >= bytes.Length) throw Bad(path, "TruncatedFile", "a varint runs past the end of its block");
+            if (pos >= bytes.Length) throw Bad(path, ErrorIds.TruncatedFile, "a varint runs past the end of its block");
             byte b = bytes[pos++];
             value |= (ulong)(b & 0x7f) << shift;
             if (b < 0x80) return value;
         }
-        throw Bad(path, "CorruptFile", "a varint is longer than 10 bytes");
+        throw Bad(path, ErrorIds.CorruptFile, "a varint is longer than 10 bytes");
     }
 
-    static LstmPortException Bad(string path, string id, string what, ErrorKind kind = ErrorKind.InvalidData) =>
-        new(id, kind, $"'{path}' is not a valid TensorFlow checkpoint index: {what}.", path);
+    static LstmPortException Bad(string path, string id, string what) =>
+        new(id, $"'{path}' is not a valid TensorFlow checkpoint index: {what}.", path);
 }

@@ -37,7 +37,7 @@ public sealed class ZipDirectory
         for (int i = tail - 22; i >= 0; i--)
             if (BinaryPrimitives.ReadUInt32LittleEndian(buf.AsSpan(i)) == 0x06054b50) { eocd = i; break; }
         if (eocd < 0)
-            throw new LstmPortException("TruncatedFile", ErrorKind.InvalidData,
+            throw new LstmPortException(ErrorIds.TruncatedFile,
                 $"'{path}' is truncated: the zip archive has no end-of-central-directory record.", path);
 
         var e = buf.AsSpan(eocd);
@@ -59,7 +59,7 @@ public sealed class ZipDirectory
             cdOffset = (long)BinaryPrimitives.ReadUInt64LittleEndian(z.AsSpan(48));
         }
         if (cdOffset < 0 || cdSize < 0 || cdOffset + cdSize > len || cdSize > 1L << 30 || count > cdSize / 46)
-            throw new LstmPortException("TruncatedFile", ErrorKind.InvalidData,
+            throw new LstmPortException(ErrorIds.TruncatedFile,
                 $"'{path}' is truncated or damaged: its zip central directory lies outside the file.", path);
 
         var cd = ReadAt(f, cdOffset, (int)cdSize, path);
@@ -108,9 +108,9 @@ public sealed class ZipDirectory
         if (BinaryPrimitives.ReadUInt32LittleEndian(h) != 0x04034b50) throw Corrupt(_path, $"the local header of '{e.Name}' is damaged");
         long start = e.LocalHeaderOffset + 30 + BinaryPrimitives.ReadUInt16LittleEndian(h.AsSpan(26)) + BinaryPrimitives.ReadUInt16LittleEndian(h.AsSpan(28));
         if (e.CompressedSize < 0 || start + e.CompressedSize > f.Length)
-            throw new LstmPortException("TruncatedFile", ErrorKind.InvalidData, $"'{_path}' is truncated: the data of '{e.Name}' ends past the end of the file.", _path);
+            throw new LstmPortException(ErrorIds.TruncatedFile, $"'{_path}' is truncated: the data of '{e.Name}' ends past the end of the file.", _path);
         if (e.Method != 0 && e.Method != 8)
-            throw new LstmPortException("UnsupportedCompression", ErrorKind.NotSupported,
+            throw new LstmPortException(ErrorIds.UnsupportedCompression,
                 $"'{_path}': '{e.Name}' uses zip compression method {e.Method}; only stored and deflated entries are read.", _path);
         return start;
     }
@@ -157,10 +157,10 @@ public sealed class ZipDirectory
         var s = Open(f, e);
         var b = new byte[e.Size];
         try { s.ReadExactly(b); }
-        catch (EndOfStreamException) { throw new LstmPortException("TruncatedFile", ErrorKind.InvalidData, $"'{_path}' is truncated inside '{e.Name}'.", _path); }
+        catch (EndOfStreamException) { throw new LstmPortException(ErrorIds.TruncatedFile, $"'{_path}' is truncated inside '{e.Name}'.", _path); }
         finally { if (!ReferenceEquals(s, f)) s.Dispose(); }
         if (System.IO.Hashing.Crc32.HashToUInt32(b) != e.Crc32)
-            throw new LstmPortException("ChecksumMismatch", ErrorKind.InvalidData,
+            throw new LstmPortException(ErrorIds.ChecksumMismatch,
                 $"'{_path}': the record '{e.Name}' fails its zip CRC-32 check (the file is damaged).", _path);
         return b;
     }
@@ -168,7 +168,7 @@ public sealed class ZipDirectory
     static byte[] ReadAt(FileStream f, long offset, int n, string path)
     {
         if (offset < 0 || offset + n > f.Length)
-            throw new LstmPortException("TruncatedFile", ErrorKind.InvalidData, $"'{path}' is truncated: a zip record lies past the end of the file.", path);
+            throw new LstmPortException(ErrorIds.TruncatedFile, $"'{path}' is truncated: a zip record lies past the end of the file.", path);
         f.Position = offset;
         var b = new byte[n];
         f.ReadExactly(b);
@@ -176,5 +176,5 @@ public sealed class ZipDirectory
     }
 
     static LstmPortException Corrupt(string path, string what) =>
-        new("CorruptFile", ErrorKind.InvalidData, $"'{path}' is not a valid PyTorch file: {what}.", path);
+        new(ErrorIds.CorruptFile, $"'{path}' is not a valid PyTorch file: {what}.", path);
 }

@@ -13,7 +13,7 @@ public static class BiasTools
     public static ConversionResult Split(IEnumerable<LstmTensor> input, double ratio)
     {
         if (double.IsNaN(ratio) || ratio < 0 || ratio > 1)
-            throw new LstmPortException("InvalidRatio", ErrorKind.InvalidArgument, $"-Ratio must be between 0 and 1; got {ratio}.", ratio);
+            throw new LstmPortException(ErrorIds.InvalidRatio, $"-Ratio must be between 0 and 1; got {ratio}.", ratio);
         return Rewrite(input, (g, bih, bhh, result) =>
         {
             var total = bih + bhh;
@@ -54,7 +54,7 @@ public static class BiasTools
     {
         var (_, _, fixedHh) = Parts(g, bih, bhh);
         if (fixedHh is not null && fixedHh.abs().max().item<float>() != 0)
-            throw new LstmPortException("CannotMergeGruBias", ErrorKind.InvalidData,
+            throw new LstmPortException(ErrorIds.CannotMergeGruBias,
                 $"{g.Describe()}: the GRU's recurrent new-gate bias (b_hn) is not zero; it sits inside r*(W_hn h + b_hn) and cannot be merged into bias_ih exactly.", g.Layer);
     }
 
@@ -106,7 +106,7 @@ public static class BiasTools
             try
             {
                 if (!ih.Shape.SequenceEqual(hh.Shape))
-                    throw new LstmPortException("ShapeMismatch", ErrorKind.InvalidData,
+                    throw new LstmPortException(ErrorIds.ShapeMismatch,
                         $"{g.Describe()}: bias_ih [{string.Join(",", ih.Shape)}] and bias_hh [{string.Join(",", hh.Shape)}] differ.", g.Layer);
                 biases = rewrite(g, ih.Tensor, hh.Tensor, result);
             }

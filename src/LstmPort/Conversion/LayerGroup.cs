@@ -54,7 +54,7 @@ public sealed class LayerGroup
             JsonElement { ValueKind: JsonValueKind.False } => false,
             string s when bool.TryParse(s, out var b) => b,
             IConvertible c and not string => c.ToDouble(CultureInfo.InvariantCulture) != 0,
-            _ => throw new LstmPortException("InvalidConfigValue", ErrorKind.InvalidData,
+            _ => throw new LstmPortException(ErrorIds.InvalidConfigValue,
                 $"{Describe()}: config '{key}' has value '{v}' of type {v.GetType().Name}; expected true or false.", this),
         };
     }
@@ -75,18 +75,18 @@ public sealed class LayerGroup
         {
             0 => null,
             1 => found[0],
-            _ => throw new LstmPortException("DuplicateTensor", ErrorKind.InvalidData,
+            _ => throw new LstmPortException(ErrorIds.DuplicateTensor,
                 $"{Describe()}: {found.Count} tensors have role {role} ({string.Join(", ", found.Select(t => t.Name))}); expected one.", this),
         };
     }
 
     /// <summary>The one tensor with this role; a missing one is <c>MissingTensor</c>.</summary>
     public LstmTensor Require(TensorRole role) => Find(role)
-        ?? throw new LstmPortException("MissingTensor", ErrorKind.InvalidData,
+        ?? throw new LstmPortException(ErrorIds.MissingTensor,
             $"{Describe()}: no {role} tensor among {string.Join(", ", Tensors.Select(t => t.Name))}.", this);
 
     /// <summary>A ShapeMismatch error naming the layer, the tensor, its shape and what was expected.</summary>
-    public LstmPortException ShapeError(LstmTensor t, string expected) => new("ShapeMismatch", ErrorKind.InvalidData,
+    public LstmPortException ShapeError(LstmTensor t, string expected) => new(ErrorIds.ShapeMismatch,
         $"{Describe()}: {t.Name} ({t.Role}) has shape [{string.Join(",", t.Shape)}]; a {LayerType} with {Units} units expects {expected}.", t.Name);
 
     public void CheckShape(LstmTensor t, params long[] expected)

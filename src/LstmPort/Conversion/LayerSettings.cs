@@ -24,7 +24,7 @@ internal static class LayerSettings
         };
     }
 
-    static LstmPortException Bad(LayerGroup g, string key, object v) => new("InvalidConfigValue", ErrorKind.InvalidData,
+    static LstmPortException Bad(LayerGroup g, string key, object v) => new(ErrorIds.InvalidConfigValue,
         $"{g.Describe()}: config '{key}' has value '{v}' of type {v.GetType().Name}, which is not usable here.", g);
 
     /// <summary>
@@ -49,11 +49,11 @@ internal static class LayerSettings
                 {
                     "keras3" => x => (x / 6.0 + 0.5).clamp(0.0, 1.0),
                     "keras2" or "keras1" => x => (x * 0.2 + 0.5).clamp(0.0, 1.0),
-                    _ => throw new LstmPortException("UnsupportedActivation", ErrorKind.NotSupported,
+                    _ => throw new LstmPortException(ErrorIds.UnsupportedActivation,
                         $"{g.Describe()}: hard_sigmoid variant '{variant}' is unknown; expected 'keras2' or 'keras3'.", g),
                 };
             default:
-                throw new LstmPortException("UnsupportedActivation", ErrorKind.NotSupported,
+                throw new LstmPortException(ErrorIds.UnsupportedActivation,
                     $"{g.Describe()}: activation '{name}' ({key}) is not one the check implements (tanh, sigmoid, relu, linear, softsign, hard_sigmoid).", g);
         }
     }

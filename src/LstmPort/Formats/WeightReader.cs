@@ -20,18 +20,18 @@ public static class WeightReader
         if (TfPaths.Locate(path, format) is { } tf)
             return Run(Readers.First(r => r.Format == tf.Format), tf.Path, path);
         if (Directory.Exists(path))
-            throw new LstmPortException("PathIsDirectory", ErrorKind.InvalidArgument,
+            throw new LstmPortException(ErrorIds.PathIsDirectory,
                 $"'{path}' is a directory; expected a weight file.", path);
         if (!File.Exists(path))
-            throw new LstmPortException("FileNotFound", ErrorKind.ObjectNotFound, $"Cannot find the file '{path}'.", path);
+            throw new LstmPortException(ErrorIds.FileNotFound, $"Cannot find the file '{path}'.", path);
 
         var probe = new FileProbe(path);
         if (probe.Length == 0)
-            throw new LstmPortException("EmptyFile", ErrorKind.InvalidData, $"'{path}' is empty; expected a weight file.", path);
+            throw new LstmPortException(ErrorIds.EmptyFile, $"'{path}' is empty; expected a weight file.", path);
 
         var reader = format == WeightFormat.Auto ? Detect(probe) : Readers.FirstOrDefault(r => r.Format == format);
         if (reader is null)
-            throw new LstmPortException("UnknownFormat", ErrorKind.InvalidData,
+            throw new LstmPortException(ErrorIds.UnknownFormat,
                 $"'{path}' is not a weight file LstmPort reads; expected one of: {string.Join(", ", Readers.Select(r => r.Format))}.", path);
         return Run(reader, path, path);
     }
@@ -59,7 +59,7 @@ public static class WeightReader
         catch (LstmPortException) { throw; }
         catch (Exception e) when (e is EndOfStreamException or InvalidDataException or FormatException or System.Text.Json.JsonException)
         {
-            throw new LstmPortException("CorruptFile", ErrorKind.InvalidData, $"'{path}' is not a valid {reader.Format} file: {e.Message}", path, e);
+            throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}' is not a valid {reader.Format} file: {e.Message}", path, e);
         }
     }
 }

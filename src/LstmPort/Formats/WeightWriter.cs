@@ -41,7 +41,7 @@ public static class WeightWriter
         var writer = format == WeightFormat.Auto
             ? all.FirstOrDefault(w => w.Extensions.Contains(ext))
             : all.FirstOrDefault(w => w.Format == format);
-        return writer ?? throw new LstmPortException("UnknownFormat", ErrorKind.InvalidArgument,
+        return writer ?? throw new LstmPortException(ErrorIds.UnknownFormat,
             format == WeightFormat.Auto
                 ? $"'{path}': cannot tell the format from the extension '{ext}'; use one of {string.Join(", ", all.SelectMany(w => w.Extensions))} or -Format."
                 : $"'{path}': LstmPort cannot write {format} files; it writes {string.Join(", ", all.Select(w => w.Format))}.", path);
@@ -51,19 +51,19 @@ public static class WeightWriter
     public static (IWeightWriter Writer, long Bytes) Prepare(string path, IReadOnlyList<LstmTensor> tensors, WeightFormat format, bool overwrite)
     {
         if (tensors.Count == 0)
-            throw new LstmPortException("NoTensors", ErrorKind.InvalidArgument, $"'{path}': there are no tensors to write.", path);
+            throw new LstmPortException(ErrorIds.NoTensors, $"'{path}': there are no tensors to write.", path);
         var duplicate = tensors.GroupBy(t => t.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
-            throw new LstmPortException("DuplicateTensorName", ErrorKind.InvalidArgument,
+            throw new LstmPortException(ErrorIds.DuplicateTensorName,
                 $"'{path}': {duplicate.Count()} tensors are named '{duplicate.Key}'; every tensor in a file needs its own name.", duplicate.Key);
         var writer = Resolve(path, format);
         if (Directory.Exists(path))
-            throw new LstmPortException("PathIsDirectory", ErrorKind.InvalidArgument, $"'{path}' is a directory; expected a file name.", path);
+            throw new LstmPortException(ErrorIds.PathIsDirectory, $"'{path}' is a directory; expected a file name.", path);
         var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
         if (!Directory.Exists(dir))
-            throw new LstmPortException("DirectoryNotFound", ErrorKind.ObjectNotFound, $"'{path}': the folder '{dir}' does not exist.", path);
+            throw new LstmPortException(ErrorIds.DirectoryNotFound, $"'{path}': the folder '{dir}' does not exist.", path);
         if (!overwrite && File.Exists(path))
-            throw new LstmPortException("FileExists", ErrorKind.ResourceExists, $"'{path}' already exists; use -Force to overwrite it.", path);
+            throw new LstmPortException(ErrorIds.FileExists, $"'{path}' already exists; use -Force to overwrite it.", path);
         writer.Check(tensors, path);
         long bytes = tensors.Sum(t => t.ByteCount);
         return (writer, bytes);
@@ -95,7 +95,7 @@ public static class WeightWriter
             try { File.Move(temp, full, overwrite); }
             catch (IOException) when (!overwrite && File.Exists(full))
             {
-                throw new LstmPortException("FileExists", ErrorKind.ResourceExists, $"'{path}' already exists; use -Force to overwrite it.", path);
+                throw new LstmPortException(ErrorIds.FileExists, $"'{path}' already exists; use -Force to overwrite it.", path);
             }
             return new FileInfo(full);
         }

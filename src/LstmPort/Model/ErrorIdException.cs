@@ -15,20 +15,20 @@ public static class ErrorIdException
         System.Reflection.Emit.AssemblyBuilder.DefineDynamicAssembly(new System.Reflection.AssemblyName("LstmPort.Errors"),
             System.Reflection.Emit.AssemblyBuilderAccess.Run).DefineDynamicModule("LstmPort.Errors");
 
-    public static LstmPortException Create(string errorId, ErrorKind kind, string message, object? target = null, Exception? inner = null)
+    /// <summary>The exception for a catalogued <paramref name="errorId"/> (one of <see cref="ErrorIds"/>); any other id throws ArgumentException.</summary>
+    public static LstmPortException Create(string errorId, string message, object? target = null, Exception? inner = null)
     {
-        // Only identifier-like ids become type names; anything else stays a plain LstmPortException.
-        if (!System.Text.RegularExpressions.Regex.IsMatch(errorId, "^[A-Z][A-Za-z0-9]{0,63}$"))
-            return new LstmPortException(errorId, kind, message, target, inner);
+        // Every catalogued id is a PascalCase identifier, so it can name a type.
+        _ = ErrorIds.KindOf(errorId);
         var type = Types.GetOrAdd(errorId, Define);
-        return (LstmPortException)Activator.CreateInstance(type, errorId, kind, message, target, inner)!;
+        return (LstmPortException)Activator.CreateInstance(type, errorId, message, target, inner)!;
     }
 
     static Type Define(string errorId)
     {
         lock (Module)
         {
-            var parameters = new[] { typeof(string), typeof(ErrorKind), typeof(string), typeof(object), typeof(Exception) };
+            var parameters = new[] { typeof(string), typeof(string), typeof(object), typeof(Exception) };
             var tb = Module.DefineType("LstmPort.Errors." + errorId,
                 System.Reflection.TypeAttributes.Public | System.Reflection.TypeAttributes.Sealed, typeof(LstmPortException));
             var ctor = tb.DefineConstructor(System.Reflection.MethodAttributes.Public, System.Reflection.CallingConventions.Standard, parameters);

@@ -66,7 +66,7 @@ public sealed class LstmTensor
         if (!actual.SequenceEqual(Shape))
         {
             if (_reloadable) t.Dispose();
-            throw ErrorIdException.Create("TensorShapeMismatch", ErrorKind.InvalidData,
+            throw ErrorIdException.Create(ErrorIds.TensorShapeMismatch,
                 $"{Describe()}: the data has shape [{string.Join(",", actual)}], expected [{string.Join(",", Shape)}].", Source ?? Name);
         }
         return t;
@@ -80,17 +80,17 @@ public sealed class LstmTensor
     /// </summary>
     LstmPortException DataError(Exception e)
     {
-        var (id, kind, what) = e switch
+        var (id, what) = e switch
         {
-            LstmPortException lp => (lp.ErrorId, lp.Kind, lp.Message),
-            FileNotFoundException or DirectoryNotFoundException => ("FileNotFound", ErrorKind.ObjectNotFound, $"the file is gone ({e.Message})"),
-            EndOfStreamException => ("TruncatedFile", ErrorKind.InvalidData, $"the file ends inside its data ({e.Message})"),
-            IOException or UnauthorizedAccessException => ("FileReadError", ErrorKind.ReadError, e.Message),
-            InvalidDataException or FormatException => ("CorruptFile", ErrorKind.InvalidData, e.Message),
-            _ => ("TensorReadError", ErrorKind.ReadError, e.Message),
+            LstmPortException lp => (lp.ErrorId, lp.Message),
+            FileNotFoundException or DirectoryNotFoundException => (ErrorIds.FileNotFound, $"the file is gone ({e.Message})"),
+            EndOfStreamException => (ErrorIds.TruncatedFile, $"the file ends inside its data ({e.Message})"),
+            IOException or UnauthorizedAccessException => (ErrorIds.FileReadError, e.Message),
+            InvalidDataException or FormatException => (ErrorIds.CorruptFile, e.Message),
+            _ => (ErrorIds.TensorReadError, e.Message),
         };
         // A reader's own message names the file already; say which tensor too.
-        return ErrorIdException.Create(id, kind, $"{Describe()}: cannot read the data: {what}", Source ?? Name, e);
+        return ErrorIdException.Create(id, $"{Describe()}: cannot read the data: {what}", Source ?? Name, e);
     }
 
     torch.Tensor Loaded()
@@ -165,7 +165,7 @@ public sealed class LstmTensor
         using var lease = Borrow();
         var t = lease.Tensor;
         if (t.numel() > Array.MaxLength)
-            throw ErrorIdException.Create("TensorTooLarge", ErrorKind.InvalidArgument,
+            throw ErrorIdException.Create(ErrorIds.TensorTooLarge,
                 $"{Describe()} has {t.numel()} values, more than a .NET array holds; slice .Tensor first.", Name);
         using var scope = torch.NewDisposeScope();
         return t.dtype switch
@@ -180,7 +180,7 @@ public sealed class LstmTensor
             torch.ScalarType.Int8 => Copy<sbyte>(t),
             torch.ScalarType.Byte => Copy<byte>(t),
             torch.ScalarType.Bool => Copy<bool>(t),
-            var other => throw ErrorIdException.Create("UnsupportedDType", ErrorKind.NotSupported, $"{Describe()} is {other}.", Name),
+            var other => throw ErrorIdException.Create(ErrorIds.UnsupportedDType, $"{Describe()} is {other}.", Name),
         };
     }
 

@@ -50,7 +50,7 @@ public static class TensorMemory
             var span = new Span<byte>(p, n);
             int got = stream.ReadAtLeast(span, n, throwOnEndOfStream: false);
             if (got < n)
-                throw new LstmPortException("TruncatedFile", ErrorKind.InvalidData, "the file ends inside a tensor's data");
+                throw new LstmPortException(ErrorIds.TruncatedFile, "the file ends inside a tensor's data");
             p += n;
             left -= n;
         }

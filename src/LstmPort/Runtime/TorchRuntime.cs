@@ -53,5 +53,6 @@ public static class TorchRuntime
             : IntPtr.Zero;
 }
 
+/// <summary>libtorch could not be loaded (ErrorId <c>TorchLoadFailed</c>).</summary>
 public sealed class TorchLoadException(string message, Exception? inner = null)
-    : Exception("libtorch could not be loaded: " + message, inner);
+    : LstmPortException(ErrorIds.TorchLoadFailed, "libtorch could not be loaded: " + message, null, inner);

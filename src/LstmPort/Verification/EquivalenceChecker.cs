@@ -43,7 +43,7 @@ public static class EquivalenceChecker
     {
         options ??= new EquivalenceOptions();
         if (options.SequenceLength < 1 || options.BatchSize < 1 || !(options.Tolerance >= 0))
-            throw new LstmPortException("InvalidCheckOptions", ErrorKind.InvalidArgument,
+            throw new LstmPortException(ErrorIds.InvalidCheckOptions,
                 $"SequenceLength and BatchSize must be at least 1 and Tolerance not negative (got {options.SequenceLength}, {options.BatchSize}, {options.Tolerance}).");
         TorchRuntime.EnsureLoaded();
         var pairs = LayerPairing.Pair(LayerGroup.Group(reference), LayerGroup.Group(difference));
@@ -140,9 +140,9 @@ public static class EquivalenceChecker
         EquivalenceResult Failure(Exception e) => e switch
         {
             LstmPortException lp => Result(EquivalenceStatus.Error, lp.Message, lp.ErrorId),
-            InvalidDataException => Result(EquivalenceStatus.Error, e.Message, "TensorDataError"),
-            IOException or UnauthorizedAccessException => Result(EquivalenceStatus.Error, e.Message, "FileReadError"),
-            _ => Result(EquivalenceStatus.Error, $"{e.GetType().Name}: {e.Message}", "CheckFailed"),
+            InvalidDataException => Result(EquivalenceStatus.Error, e.Message, ErrorIds.TensorDataError),
+            IOException or UnauthorizedAccessException => Result(EquivalenceStatus.Error, e.Message, ErrorIds.FileReadError),
+            _ => Result(EquivalenceStatus.Error, $"{e.GetType().Name}: {e.Message}", ErrorIds.CheckFailed),
         };
     }
 
@@ -152,7 +152,7 @@ public static class EquivalenceChecker
         Layout.Torch => TorchModules.RunLayer(g, x),
         Layout.TensorFlow when g.LayerType == LayerType.Dense => KerasReference.RunLayer(g, x),
         Layout.TensorFlow => Tf1Reference.RunLayer(g, x),
-        _ => throw new LstmPortException("UnsupportedLayout", ErrorKind.NotSupported,
+        _ => throw new LstmPortException(ErrorIds.UnsupportedLayout,
             $"{g.Describe()}: layers in the {g.Layout} layout cannot be run yet.", g),
     };
 
@@ -182,7 +182,7 @@ public static class EquivalenceChecker
                 return (kk.Shape[0], rk.Shape[0]);
             case (Layout.TensorFlow, _):
                 var fused = g.All(TensorRole.FusedKernel).Where(f => f.Shape.Length == 2).OrderBy(f => f.Shape[1]).FirstOrDefault()
-                    ?? throw new LstmPortException("MissingTensor", ErrorKind.InvalidData, $"{g.Describe()}: no 2-D FusedKernel tensor.", g);
+                    ?? throw new LstmPortException(ErrorIds.MissingTensor, $"{g.Describe()}: no 2-D FusedKernel tensor.", g);
                 long h = g.LayerType == LayerType.LSTM ? fused.Shape[1] / 4 : fused.Shape[1];
                 long state = g.Find(TensorRole.ProjectionKernel) is { Shape: [_, var p] } ? p : h;
                 return (fused.Shape[0] - state, state);

@@ -74,7 +74,7 @@ public sealed class LstmTensorTests
     {
         int calls = 0;
         var t = new LstmTensor("lstm.weight_ih_l0", "lstm", LayerType.LSTM, TensorRole.Kernel, Layout.Torch, [2, 2], "float32",
-            () => ++calls == 1 ? throw new LstmPortException("ChecksumMismatch", ErrorKind.InvalidData, "the data is damaged") : torch.ones(2, 2),
+            () => ++calls == 1 ? throw new LstmPortException(ErrorIds.ChecksumMismatch, "the data is damaged") : torch.ones(2, 2),
             source: "model.pth", reloadable: true);
 
         var e = Assert.IsAssignableFrom<LstmPortException>(Record.Exception(() => t.ToArray()));
@@ -107,10 +107,13 @@ public sealed class LstmTensorTests
     [Fact]
     public void ErrorId_types_are_LstmPortExceptions_made_once_per_id()
     {
-        var a = ErrorIdException.Create("TruncatedFile", ErrorKind.InvalidData, "m", "t");
-        var b = ErrorIdException.Create("TruncatedFile", ErrorKind.InvalidData, "n");
+        var a = ErrorIdException.Create(ErrorIds.TruncatedFile, "m", "t");
+        var b = ErrorIdException.Create(ErrorIds.TruncatedFile, "n");
         Assert.Same(a.GetType(), b.GetType());
         Assert.Equal(("TruncatedFile", "m", "t"), (a.ErrorId, a.Message, (string)a.Target!));
-        Assert.Equal(typeof(LstmPortException), ErrorIdException.Create("not an id", ErrorKind.InvalidData, "m").GetType());
+        Assert.Equal(ErrorKind.InvalidData, a.Kind); // from the catalogue
+        // Only catalogued ids: anything else is a bug and fails loudly.
+        Assert.Throws<ArgumentException>(() => ErrorIdException.Create("not an id", "m"));
+        Assert.Throws<ArgumentException>(() => ErrorIdException.Create("NotInTheCatalogue", "m"));
     }
 }

@@ -52,7 +52,7 @@ public sealed class KerasArchiveReader : IWeightReader
         var weightsFile = new ArchiveWeights(path);
         var bytes = weightsFile.Bytes();
         if (!bytes.AsSpan().StartsWith(Hdf5Data.Signature))
-            throw new LstmPortException("CorruptFile", ErrorKind.InvalidData, $"'{path}': {WeightsEntry} in the archive is not an HDF5 file.", path);
+            throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}': {WeightsEntry} in the archive is not an HDF5 file.", path);
         Hdf5Data.CheckNotTruncated(path, bytes.AsSpan(0, Math.Min(64, bytes.Length)), bytes.Length);
         using var h5 = H5File.Open(new MemoryStream(bytes, writable: false), leaveOpen: false);
 
@@ -61,7 +61,7 @@ public sealed class KerasArchiveReader : IWeightReader
             // Keras 3 can also put a legacy-layout weights file inside; read that as such.
             if (Hdf5Data.NamesAttribute(h5, "layer_names") is not null || h5.LinkExists("model_weights"))
                 return Relabel(KerasHdf5Reader.ReadFrom(h5, path, d => () => weightsFile.Load(d)));
-            throw new LstmPortException("NotKerasFile", ErrorKind.InvalidData, $"'{path}': {WeightsEntry} has no 'layers' group; expected Keras 3 saved weights.", path);
+            throw new LstmPortException(ErrorIds.NotKerasFile, $"'{path}': {WeightsEntry} has no 'layers' group; expected Keras 3 saved weights.", path);
         }
 
         // Every group whose "vars" subgroup names a layer: name -> path of that group.
@@ -96,7 +96,7 @@ public sealed class KerasArchiveReader : IWeightReader
         try { return ZipFile.OpenRead(path); }
         catch (InvalidDataException e)
         {
-            throw new LstmPortException("CorruptFile", ErrorKind.InvalidData, $"'{path}' is not a readable .keras archive: {e.Message} Expected a zip of metadata.json, config.json and model.weights.h5.", path, e);
+            throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}' is not a readable .keras archive: {e.Message} Expected a zip of metadata.json, config.json and model.weights.h5.", path, e);
         }
     }
 
@@ -104,19 +104,19 @@ public sealed class KerasArchiveReader : IWeightReader
     static byte[] ReadVerified(ZipArchiveEntry entry, string path)
     {
         if (entry.Length > 1L << 28)
-            throw new LstmPortException("CorruptFile", ErrorKind.InvalidData, $"'{path}': {entry.FullName} claims {entry.Length} bytes; a Keras config is far smaller.", path);
+            throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}': {entry.FullName} claims {entry.Length} bytes; a Keras config is far smaller.", path);
         var bytes = new byte[entry.Length];
         using (var s = entry.Open())
             if (s.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false) < bytes.Length)
-                throw new LstmPortException("TruncatedFile", ErrorKind.InvalidData, $"'{path}': {entry.FullName} ends early.", path);
+                throw new LstmPortException(ErrorIds.TruncatedFile, $"'{path}': {entry.FullName} ends early.", path);
         if (System.IO.Hashing.Crc32.HashToUInt32(bytes) != entry.Crc32)
-            throw new LstmPortException("ChecksumMismatch", ErrorKind.InvalidData,
+            throw new LstmPortException(ErrorIds.ChecksumMismatch,
                 $"'{path}': {entry.FullName} fails its zip CRC-32 check (the archive is damaged).", path);
         return bytes;
     }
 
     static LstmPortException Missing(string path, string entry) =>
-        new("CorruptFile", ErrorKind.InvalidData, $"'{path}' is a zip but not a Keras archive: it has no {entry}; expected metadata.json, config.json and model.weights.h5.", path);
+        new(ErrorIds.CorruptFile, $"'{path}' is a zip but not a Keras archive: it has no {entry}; expected metadata.json, config.json and model.weights.h5.", path);
 
     static void FindOwners(IH5Group group, string groupPath, Dictionary<string, string> owners)
     {
@@ -186,18 +186,18 @@ public sealed class KerasArchiveReader : IWeightReader
                 using var zip = OpenZip(path);
                 var entry = zip.GetEntry(WeightsEntry) ?? throw Missing(path, WeightsEntry);
                 if (entry.Length > Array.MaxLength)
-                    throw new LstmPortException("TensorTooLarge", ErrorKind.NotSupported, $"'{path}': {WeightsEntry} is {entry.Length} bytes, more than one buffer can hold.", path);
+                    throw new LstmPortException(ErrorIds.TensorTooLarge, $"'{path}': {WeightsEntry} is {entry.Length} bytes, more than one buffer can hold.", path);
                 var bytes = new byte[entry.Length];
                 using (var s = entry.Open())
                 {
                     int got = s.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false);
                     if (got < bytes.Length)
-                        throw new LstmPortException("TruncatedFile", ErrorKind.InvalidData, $"'{path}': {WeightsEntry} ends after {got} of {bytes.Length} bytes.", path);
+                        throw new LstmPortException(ErrorIds.TruncatedFile, $"'{path}': {WeightsEntry} ends after {got} of {bytes.Length} bytes.", path);
                 }
                 // The whole weights file is one record: damage anywhere in it refuses the archive, since
                 // which tensor it hit cannot be told.
                 if (System.IO.Hashing.Crc32.HashToUInt32(bytes) != entry.Crc32)
-                    throw new LstmPortException("ChecksumMismatch", ErrorKind.InvalidData,
+                    throw new LstmPortException(ErrorIds.ChecksumMismatch,
                         $"'{path}': {WeightsEntry} fails its zip CRC-32 check (the archive is damaged).", path);
                 _cache = new WeakReference<byte[]>(bytes);
                 return bytes;

@@ -32,7 +32,7 @@ public sealed class KerasHdf5Reader : IWeightReader
             head = head[..f.ReadAtLeast(head, head.Length, throwOnEndOfStream: false)];
         }
         if (!head.AsSpan().StartsWith(Hdf5Data.Signature))
-            throw new LstmPortException("UnknownFormat", ErrorKind.InvalidData, $"'{path}' is not an HDF5 file: it does not start with the HDF5 signature.", path);
+            throw new LstmPortException(ErrorIds.UnknownFormat, $"'{path}' is not an HDF5 file: it does not start with the HDF5 signature.", path);
         Hdf5Data.CheckNotTruncated(path, head, length);
 
         using var file = H5File.OpenRead(path);
@@ -52,7 +52,7 @@ public sealed class KerasHdf5Reader : IWeightReader
         if (modelConfigText is not null)
         {
             try { modelConfig = JsonDocument.Parse(modelConfigText); }
-            catch (JsonException e) { throw new LstmPortException("CorruptFile", ErrorKind.InvalidData, $"'{path}' has a model_config that is not JSON: {e.Message}", path, e); }
+            catch (JsonException e) { throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}' has a model_config that is not JSON: {e.Message}", path, e); }
         }
         using var _ = modelConfig;
 
@@ -68,7 +68,7 @@ public sealed class KerasHdf5Reader : IWeightReader
             backend ??= Hdf5Data.StringAttribute(mw, "backend");
         }
         if (layerNames is null)
-            throw new LstmPortException("NotKerasFile", ErrorKind.InvalidData,
+            throw new LstmPortException(ErrorIds.NotKerasFile,
                 $"'{path}' is an HDF5 file but not a Keras one: expected a 'layer_names' attribute on the root or on a 'model_weights' group.", path);
 
         var configs = modelConfig is null ? null : KerasConfig.LayersByName(modelConfig.RootElement);
@@ -76,12 +76,12 @@ public sealed class KerasHdf5Reader : IWeightReader
         foreach (var name in layerNames)
         {
             if (!root.LinkExists(name) || root.Get(name) is not IH5Group g)
-                throw new LstmPortException("CorruptFile", ErrorKind.InvalidData, $"'{path}' lists layer '{name}' in layer_names but has no group for it.", path);
+                throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}' lists layer '{name}' in layer_names but has no group for it.", path);
             var weights = new List<KerasLayers.Weight>();
             foreach (var w in Hdf5Data.NamesAttribute(g, "weight_names") ?? [])
             {
                 if (!g.LinkExists(w) || g.Get(w) is not IH5Dataset d)
-                    throw new LstmPortException("CorruptFile", ErrorKind.InvalidData, $"'{path}' lists weight '{w}' for layer '{name}' but has no dataset for it.", path);
+                    throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}' lists weight '{w}' for layer '{name}' but has no dataset for it.", path);
                 var dref = Describe(d, prefix + name + "/" + w, path);
                 weights.Add(new KerasLayers.Weight(w, dref.Shape, dref.DType, loader(dref)));
             }
@@ -97,7 +97,7 @@ public sealed class KerasHdf5Reader : IWeightReader
     internal static DatasetRef Describe(IH5Dataset d, string datasetPath, string file)
     {
         var shape = Hdf5Data.Shape(d);
-        var dtype = Hdf5Data.DType(d) ?? throw new LstmPortException("UnsupportedDType", ErrorKind.NotSupported,
+        var dtype = Hdf5Data.DType(d) ?? throw new LstmPortException(ErrorIds.UnsupportedDType,
             $"'{file}': dataset '{datasetPath}' holds {d.Type.Class} data of {d.Type.Size} bytes; expected floating-point or integer numbers.", file);
         return new DatasetRef(datasetPath, shape, dtype);
     }

@@ -93,7 +93,7 @@ public sealed class KerasHdf5Writer : IWeightWriter
     {
         long bytes = t.ByteCount;
         if (bytes > Array.MaxLength)
-            throw new LstmPortException("TensorTooLarge", ErrorKind.NotSupported, $"'{t.Name}' holds {bytes:N0} bytes; LstmPort writes HDF5 datasets of up to 2 GB.", t.Name);
+            throw new LstmPortException(ErrorIds.TensorTooLarge, $"'{t.Name}' holds {bytes:N0} bytes; LstmPort writes HDF5 datasets of up to 2 GB.", t.Name);
         var data = new MemoryStream((int)bytes);
         SafetensorsWriter.WriteData(data, t);
         var raw = data.GetBuffer().AsSpan(0, (int)data.Length);
@@ -114,13 +114,13 @@ public sealed class KerasHdf5Writer : IWeightWriter
         foreach (var t in tensors)
         {
             if (t.Layout != Layout.Keras)
-                throw new LstmPortException("NotKerasLayout", ErrorKind.InvalidArgument,
+                throw new LstmPortException(ErrorIds.NotKerasLayout,
                     $"'{path}': '{t.Name}' is in the {t.Layout} layout, but a Keras weights file holds Keras-layout tensors; convert with ConvertTo-KerasLayout first.", t.Name);
             if (!FloatTypes.Contains(t.DType))
-                throw new LstmPortException("UnsupportedDType", ErrorKind.NotSupported,
+                throw new LstmPortException(ErrorIds.UnsupportedDType,
                     $"'{path}': '{t.Name}' has dtype {t.DType}; Keras weights files hold float32, float64 or float16.", t.Name);
             if (!ValidSegment(t.Layer))
-                throw new LstmPortException("InvalidTensorName", ErrorKind.InvalidArgument,
+                throw new LstmPortException(ErrorIds.InvalidTensorName,
                     $"'{path}': '{t.Name}' belongs to layer '{t.Layer}'; a Keras layer name must be non-empty and without '/'.", t.Name);
             if (!index.TryGetValue(t.Layer, out var i))
             {
@@ -141,10 +141,10 @@ public sealed class KerasHdf5Writer : IWeightWriter
             {
                 var weight = WeightName(t);
                 if (weight.Split('/').Any(s => !ValidSegment(s)))
-                    throw new LstmPortException("InvalidTensorName", ErrorKind.InvalidArgument,
+                    throw new LstmPortException(ErrorIds.InvalidTensorName,
                         $"'{path}': '{t.Name}' cannot name an HDF5 dataset: every '/'-separated part must be non-empty and not '.' or '..'.", t.Name);
                 if (!seen.Add(weight))
-                    throw new LstmPortException("DuplicateTensorName", ErrorKind.InvalidArgument,
+                    throw new LstmPortException(ErrorIds.DuplicateTensorName,
                         $"'{path}': layer '{name}' has two weights named '{weight}'; every weight of a layer needs its own name.", t.Name);
                 weights.Add(new Weight(weight, t));
             }
@@ -152,7 +152,7 @@ public sealed class KerasHdf5Writer : IWeightWriter
             {
                 var clash = weights.FirstOrDefault(o => o.Name.StartsWith(w.Name + "/", StringComparison.Ordinal));
                 if (clash is not null)
-                    throw new LstmPortException("InvalidTensorName", ErrorKind.InvalidArgument,
+                    throw new LstmPortException(ErrorIds.InvalidTensorName,
                         $"'{path}': in layer '{name}', '{w.Name}' would be both a dataset and the group holding '{clash.Name}'.", w.Tensor.Name);
             }
             result.Add(new Layer(name, weights));

@@ -451,7 +451,7 @@ public static partial class KerasLayers
     }
 
     static LstmPortException Mismatch(Origin origin, Layer layer, string what) =>
-        new("LayerShapeMismatch", ErrorKind.InvalidData, $"'{origin.Path}': layer '{layer.Name}' is not what a Keras layer of its kind should be: {what}.", origin.Path);
+        new(ErrorIds.LayerShapeMismatch, $"'{origin.Path}': layer '{layer.Name}' is not what a Keras layer of its kind should be: {what}.", origin.Path);
 
     static string Describe(IEnumerable<Weight> weights) =>
         string.Join(", ", weights.Select(w => $"{w.Name} [{string.Join(",", w.Shape)}]"));

@@ -37,7 +37,7 @@ public static class KerasLayoutConverter
                         FromKeras(LayerGroup.Group(Tf1ToKeras.Convert(g)).Single(), bidirectional, result, log: false);
                         break;
                     default:
-                        result.Refused.Add((g.Layer, "LayoutNotSupported", $"{g.Describe()}: converting {g.Layout} layout to Keras is not supported"));
+                        result.Refused.Add((g.Layer, ErrorIds.UnsupportedLayout, $"{g.Describe()}: converting {g.Layout} layout to Keras is not supported"));
                         break;
                 }
             }
@@ -54,7 +54,7 @@ public static class KerasLayoutConverter
             return;
         }
         if (g.Find(TensorRole.ProjectionKernel) is not null)
-            throw new LstmPortException("NotKerasPortable", ErrorKind.NotSupported,
+            throw new LstmPortException(ErrorIds.NotKerasPortable,
                 $"{g.Describe()}: an LSTM with proj_size (weight_hr) has no Keras equivalent.", g.Layer);
         int gates = Gates.Count(g.LayerType), h = g.Units;
         var weightIh = g.Require(TensorRole.Kernel);

@@ -36,7 +36,7 @@ public static class KerasReference
             LayerType.LSTM => Lstm(g, input),
             LayerType.GRU => Gru(g, input),
             LayerType.SimpleRNN => SimpleRnn(g, input),
-            _ => throw new LstmPortException("UnsupportedLayerType", ErrorKind.NotSupported,
+            _ => throw new LstmPortException(ErrorIds.UnsupportedLayerType,
                 $"{g.Describe()}: {g.LayerType} layers have no reference implementation.", g),
         };
         var seq = torch.stack(outputs, 0);

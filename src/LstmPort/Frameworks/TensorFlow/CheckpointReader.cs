@@ -36,7 +36,7 @@ public sealed class CheckpointReader : IWeightReader
             ObjectGraph graph;
             try { graph = ObjectGraph.Parse(bundle.ReadScalarString(objectGraph.Key, objectGraph.Entry)); }
             catch (Exception e) when (e is InvalidProtocolBufferException or InvalidDataException)
-            { throw new LstmPortException("CorruptProtobuf", ErrorKind.InvalidData, $"'{prefix}.index': the object graph is damaged: {e.Message}.", source, e); }
+            { throw new LstmPortException(ErrorIds.CorruptProtobuf, $"'{prefix}.index': the object graph is damaged: {e.Message}.", source, e); }
             var (tensors, notes) = ObjectGraph.Describe(bundle, graph, metadata ?? new Dictionary<string, ObjectGraph.KerasLayerInfo>(),
                 kerasVersion ?? "2.0.0-tf", source);
             warnings.AddRange(notes);
@@ -60,7 +60,7 @@ public sealed class CheckpointReader : IWeightReader
     static WeightFile Finish(string source, WeightFormat format, IReadOnlyList<LstmTensor> tensors, List<string> warnings, List<LstmPortException> errors)
     {
         if (tensors.Count == 0 && errors.Count == 0)
-            throw new LstmPortException("NoTensors", ErrorKind.InvalidData, $"'{source}' holds no numeric tensors.", source);
+            throw new LstmPortException(ErrorIds.NoTensors, $"'{source}' holds no numeric tensors.", source);
         return new WeightFile(source, format, tensors, warnings, errors);
     }
 }
@@ -80,7 +80,7 @@ public sealed class SavedModelReader : IWeightReader
         var dir = File.Exists(path) ? Path.GetDirectoryName(Path.GetFullPath(path))! : path;
         var prefix = Path.Combine(dir, "variables", "variables");
         if (!File.Exists(prefix + ".index"))
-            throw new LstmPortException("FileNotFound", ErrorKind.ObjectNotFound,
+            throw new LstmPortException(ErrorIds.FileNotFound,
                 $"'{path}' is not a SavedModel with variables: '{prefix}.index' does not exist.", path);
         Dictionary<string, ObjectGraph.KerasLayerInfo>? layers = null;
         string? version = null;
@@ -89,7 +89,7 @@ public sealed class SavedModelReader : IWeightReader
         {
             try { (layers, version) = ObjectGraph.ParseKerasMetadata(File.ReadAllBytes(metadataPath)); }
             catch (InvalidProtocolBufferException e)
-            { throw new LstmPortException("CorruptProtobuf", ErrorKind.InvalidData, $"'{metadataPath}' is damaged: {e.Message}.", metadataPath, e); }
+            { throw new LstmPortException(ErrorIds.CorruptProtobuf, $"'{metadataPath}' is damaged: {e.Message}.", metadataPath, e); }
         }
         return CheckpointReader.ReadBundle(prefix, path, layers, version, Format);
     }
@@ -138,7 +138,7 @@ public static class TfPaths
             var value = t["model_checkpoint_path:".Length..].Trim().Trim('"');
             return Path.IsPathRooted(value) && File.Exists(value + ".index") ? value : Path.Combine(dir, Path.GetFileName(value));
         }
-        throw new LstmPortException("CorruptFile", ErrorKind.InvalidData,
+        throw new LstmPortException(ErrorIds.CorruptFile,
             $"'{state}' names no model_checkpoint_path; expected a TensorFlow checkpoint state file.", state);
     }
 }

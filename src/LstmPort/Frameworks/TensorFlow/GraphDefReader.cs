@@ -185,7 +185,7 @@ public sealed class FrozenGraphReader : IWeightReader
             bool cellName = !Tf1Scopes.IsTrainingState(node.Name) && LooksLikeCellVariable(node.Name);
             if (!wasVariable && !cellName) continue;
             if (TfDataType.Scalar(value.DType) is not { } scalar)
-                throw new LstmPortException("UnsupportedDType", ErrorKind.NotSupported, $"'{path}': constant '{node.Name}' has dtype {TfDataType.Name(value.DType)}.", path);
+                throw new LstmPortException(ErrorIds.UnsupportedDType, $"'{path}': constant '{node.Name}' has dtype {TfDataType.Name(value.DType)}.", path);
             var shape = value.Shape.Select(d => checked((int)d)).ToArray();
             var data = value.Data;
             variables.Add(new TfVariable(node.Name, shape, DTypes.Name(scalar), () =>
@@ -195,7 +195,7 @@ public sealed class FrozenGraphReader : IWeightReader
             }));
         }
         if (variables.Count == 0)
-            throw new LstmPortException("NoTensors", ErrorKind.InvalidData, $"'{path}' is a GraphDef without frozen weights (no Const node that was a variable).", path);
+            throw new LstmPortException(ErrorIds.NoTensors, $"'{path}' is a GraphDef without frozen weights (no Const node that was a variable).", path);
         var warnings = new List<string>();
         var tensors = Tf1Scopes.Describe(variables, graph.CellHints(), path, warnings);
         return new WeightFile(path, Format, tensors, warnings);
@@ -208,5 +208,5 @@ public sealed class FrozenGraphReader : IWeightReader
     }
 
     static LstmPortException Corrupt(string path, string what, Exception? inner) =>
-        new("CorruptProtobuf", ErrorKind.InvalidData, $"'{path}' is not a valid TensorFlow GraphDef: {what}.", path, inner);
+        new(ErrorIds.CorruptProtobuf, $"'{path}' is not a valid TensorFlow GraphDef: {what}.", path, inner);
 }

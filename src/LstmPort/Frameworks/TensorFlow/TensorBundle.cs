@@ -29,10 +29,10 @@ internal sealed class TensorBundle
     {
         var index = prefix + ".index";
         if (!File.Exists(index))
-            throw new LstmPortException("FileNotFound", ErrorKind.ObjectNotFound, $"Cannot find the checkpoint index '{index}'.", index);
+            throw new LstmPortException(ErrorIds.FileNotFound, $"Cannot find the checkpoint index '{index}'.", index);
         var table = SsTable.ReadAll(index);
         if (table.Count == 0 || table[0].Key.Length != 0)
-            throw Bad(index, "CorruptFile", "the index has no bundle header (the entry with the empty key)");
+            throw Bad(index, ErrorIds.CorruptFile, "the index has no bundle header (the entry with the empty key)");
         BundleHeader header;
         var entries = new List<(string, BundleEntry)>();
         try
@@ -41,37 +41,37 @@ internal sealed class TensorBundle
             foreach (var (key, value) in table.Skip(1)) entries.Add((key, BundleEntry.Parse(value)));
         }
         catch (Exception e) when (e is InvalidProtocolBufferException or InvalidDataException)
-        { throw new LstmPortException("CorruptProtobuf", ErrorKind.InvalidData, $"'{index}' holds a damaged BundleEntryProto: {e.Message}.", index, e); }
+        { throw new LstmPortException(ErrorIds.CorruptProtobuf, $"'{index}' holds a damaged BundleEntryProto: {e.Message}.", index, e); }
         if (header.NumShards <= 0)
-            throw Bad(index, "CorruptFile", $"the bundle header says {header.NumShards} data shards");
+            throw Bad(index, ErrorIds.CorruptFile, $"the bundle header says {header.NumShards} data shards");
 
         var bundle = new TensorBundle(prefix, header, entries);
         var shardLengths = new Dictionary<int, long>();
         foreach (var (key, e) in entries)
         {
             if (e.Sliced)
-                throw new LstmPortException("UnsupportedSlicedTensor", ErrorKind.NotSupported,
+                throw new LstmPortException(ErrorIds.UnsupportedSlicedTensor,
                     $"'{index}': '{key}' is stored as partitioned slices; LstmPort reads whole tensors only.", index);
             if (e.ShardId < 0 || e.ShardId >= header.NumShards)
-                throw Bad(index, "CorruptFile", $"'{key}' names shard {e.ShardId} of {header.NumShards}");
+                throw Bad(index, ErrorIds.CorruptFile, $"'{key}' names shard {e.ShardId} of {header.NumShards}");
             if (!shardLengths.TryGetValue(e.ShardId, out var length))
             {
                 var shard = bundle.ShardPath(e.ShardId);
                 if (!File.Exists(shard))
-                    throw new LstmPortException("ShardNotFound", ErrorKind.ObjectNotFound,
+                    throw new LstmPortException(ErrorIds.ShardNotFound,
                         $"'{index}' keeps '{key}' in the data shard '{shard}', which does not exist.", shard);
                 shardLengths[e.ShardId] = length = new FileInfo(shard).Length;
             }
             if (e.Offset < 0 || e.Size < 0 || e.Offset + e.Size > length)
-                throw new LstmPortException("TensorOutOfRange", ErrorKind.InvalidData,
+                throw new LstmPortException(ErrorIds.TensorOutOfRange,
                     $"'{index}': '{key}' spans bytes [{e.Offset}, +{e.Size}] of a {length}-byte shard '{bundle.ShardPath(e.ShardId)}'.", index);
             if (TfDataType.Scalar(e.DType) is { } scalar)
             {
                 long bytes;
                 try { bytes = checked(e.Shape.Aggregate(1L, (a, d) => checked(a * d)) * DTypes.Size(scalar)); }
-                catch (OverflowException) { throw Bad(index, "TensorTooLarge", $"'{key}' has an absurd shape [{string.Join(",", e.Shape)}]"); }
+                catch (OverflowException) { throw Bad(index, ErrorIds.TensorTooLarge, $"'{key}' has an absurd shape [{string.Join(",", e.Shape)}]"); }
                 if (bytes != e.Size)
-                    throw new LstmPortException("TensorSizeMismatch", ErrorKind.InvalidData,
+                    throw new LstmPortException(ErrorIds.TensorSizeMismatch,
                         $"'{index}': '{key}' is [{string.Join(",", e.Shape)}] {TfDataType.Name(e.DType)} = {bytes} bytes, but its entry says {e.Size}.", index);
             }
         }
@@ -104,7 +104,7 @@ internal sealed class TensorBundle
                     left -= n;
                 }
                 if (crc == Crc32C.Unmask(e.MaskedCrc32C)) return false;
-                errors.Add(new LstmPortException("ChecksumMismatch", ErrorKind.InvalidData,
+                errors.Add(new LstmPortException(ErrorIds.ChecksumMismatch,
                     $"'{shard}': the data of '{key}' fails its CRC-32C check (the file is damaged); the tensor is left out.", shard));
                 return true;
             });
@@ -127,7 +127,7 @@ internal sealed class TensorBundle
             if (crc.Crc != Crc32C.Unmask(e.MaskedCrc32C))
             {
                 t.Dispose();
-                throw new LstmPortException("ChecksumMismatch", ErrorKind.InvalidData,
+                throw new LstmPortException(ErrorIds.ChecksumMismatch,
                     $"'{shard}': the data of '{key}' fails its CRC-32C check (the file is damaged).", shard);
             }
             if (Header.BigEndian && DTypes.Size(scalar) > 1) TensorMemory.SwapBytes(t);
@@ -149,18 +149,18 @@ internal sealed class TensorBundle
         ulong length = input.ReadUInt64();
         int lengthsEnd = (int)input.Position, start = lengthsEnd + 4;
         if (e.Shape.Length != 0 || (ulong)start + length != (ulong)bytes.Length)
-            throw Bad(IndexPath, "CorruptFile", $"'{key}' is not a scalar string of {bytes.Length} bytes");
+            throw Bad(IndexPath, ErrorIds.CorruptFile, $"'{key}' is not a scalar string of {bytes.Length} bytes");
         // The checksum covers each length as a fixed uint32 (uint64 past 4 GB), not as the varint written.
         Span<byte> fixedLength = stackalloc byte[8];
         int fixedSize = length <= uint.MaxValue ? 4 : 8;
         System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(fixedLength, length);
         uint crc = Crc32C.Extend(Crc32C.Value(fixedLength[..fixedSize]), bytes.AsSpan(lengthsEnd));
         if (crc != Crc32C.Unmask(e.MaskedCrc32C))
-            throw new LstmPortException("ChecksumMismatch", ErrorKind.InvalidData,
+            throw new LstmPortException(ErrorIds.ChecksumMismatch,
                 $"'{shard}': the data of '{key}' fails its CRC-32C check (the file is damaged).", shard);
         return bytes.AsSpan(start, (int)length).ToArray();
     }
 
     static LstmPortException Bad(string path, string id, string what) =>
-        new(id, ErrorKind.InvalidData, $"'{path}' is not a valid TensorFlow checkpoint: {what}.", path);
+        new(id, $"'{path}' is not a valid TensorFlow checkpoint: {what}.", path);
 }

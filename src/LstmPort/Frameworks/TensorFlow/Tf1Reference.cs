@@ -31,7 +31,7 @@ public static class Tf1Reference
             LayerType.LSTM => Lstm(g, input),
             LayerType.GRU => Gru(g, input),
             LayerType.SimpleRNN => BasicRnn(g, input),
-            _ => throw new LstmPortException("UnsupportedLayerType", ErrorKind.NotSupported,
+            _ => throw new LstmPortException(ErrorIds.UnsupportedLayerType,
                 $"{g.Describe()}: TF1 {g.LayerType} cells have no reference implementation.", g),
         };
         var seq = torch.stack(outputs, 0);
@@ -40,7 +40,7 @@ public static class Tf1Reference
 
     static LstmTensor Peephole(LayerGroup g, string gate) =>
         g.All(TensorRole.Peephole).FirstOrDefault(t => t.Name.Contains($"w_{gate}_diag", StringComparison.OrdinalIgnoreCase))
-        ?? throw new LstmPortException("MissingTensor", ErrorKind.InvalidData,
+        ?? throw new LstmPortException(ErrorIds.MissingTensor,
             $"{g.Describe()}: uses peepholes but has no w_{gate}_diag tensor.", g);
 
     static (List<Tensor>, Tensor, Tensor?) Lstm(LayerGroup g, Tensor x)
@@ -108,7 +108,7 @@ public static class Tf1Reference
             (gatesKernel, candidate) = kernels[0].Shape.ElementAtOrDefault(1) > kernels[1].Shape.ElementAtOrDefault(1)
                 ? (kernels[0], kernels[1]) : (kernels[1], kernels[0]);
         if (gatesKernel is null || candidate is null)
-            throw new LstmPortException("MissingTensor", ErrorKind.InvalidData,
+            throw new LstmPortException(ErrorIds.MissingTensor,
                 $"{g.Describe()}: a TF1 GRUCell needs gates/kernel and candidate/kernel; found {string.Join(", ", kernels.Select(k => k.Name))}.", g);
         if (candidate.Shape.Length != 2 || candidate.Shape[1] == 0) throw ShapeError(g, candidate, "[in+h,h]");
         int h = candidate.Shape[1];

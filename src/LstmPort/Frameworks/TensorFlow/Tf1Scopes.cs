@@ -239,7 +239,7 @@ internal static partial class Tf1Scopes
     }
 
     static LstmPortException Mismatch(string scope, string what) =>
-        new("LayerShapeMismatch", ErrorKind.InvalidData, $"TF1 cell {scope}: {what}.", scope);
+        new(ErrorIds.LayerShapeMismatch, $"TF1 cell {scope}: {what}.", scope);
 }
 
 /// <summary>Overrides settings a TF1 checkpoint cannot hold.</summary>

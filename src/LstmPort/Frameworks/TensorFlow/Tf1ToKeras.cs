@@ -24,15 +24,15 @@ public static class Tf1ToKeras
     public static IReadOnlyList<LstmTensor> Convert(LayerGroup g)
     {
         if (g.Layout != Layout.TensorFlow)
-            throw new LstmPortException("LayoutNotSupported", ErrorKind.InvalidArgument, $"{g.Describe()}: expected a TF1 (TensorFlow layout) layer, got {g.Layout}.", g.Layer);
+            throw new LstmPortException(ErrorIds.UnsupportedLayout, $"{g.Describe()}: expected a TF1 (TensorFlow layout) layer, got {g.Layout}.", g.Layer);
         if (Blocker(g) is { } reason)
-            throw new LstmPortException("NotKerasPortable", ErrorKind.NotSupported, $"{g.Describe()}: no exact Keras equivalent ({reason}).", g.Layer);
+            throw new LstmPortException(ErrorIds.NotKerasPortable, $"{g.Describe()}: no exact Keras equivalent ({reason}).", g.Layer);
         return g.LayerType switch
         {
             LayerType.LSTM => Lstm(g),
             LayerType.GRU => Gru(g),
             LayerType.SimpleRNN => SimpleRnn(g),
-            _ => throw new LstmPortException("NotKerasPortable", ErrorKind.NotSupported, $"{g.Describe()}: a {g.LayerType} TF1 variable has no Keras layer to go to.", g.Layer),
+            _ => throw new LstmPortException(ErrorIds.NotKerasPortable, $"{g.Describe()}: a {g.LayerType} TF1 variable has no Keras layer to go to.", g.Layer),
         };
     }
 
@@ -146,7 +146,7 @@ public static class Tf1ToKeras
     static void CheckRows(LayerGroup g, LstmTensor t, int rows, int cols)
     {
         if (t.Shape.Length != 2 || t.Shape[0] != rows || t.Shape[1] != cols)
-            throw new LstmPortException("LayerShapeMismatch", ErrorKind.InvalidData,
+            throw new LstmPortException(ErrorIds.LayerShapeMismatch,
                 $"{g.Describe()}: '{t.Name}' is [{string.Join(",", t.Shape)}], expected [{rows},{cols}] for input {g.InputSize} and {g.Units} units.", g.Layer);
     }
 

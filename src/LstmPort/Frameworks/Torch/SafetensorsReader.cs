@@ -41,10 +41,10 @@ public sealed class SafetensorsReader : IWeightReader
         {
             Span<byte> len = stackalloc byte[8];
             if (f.ReadAtLeast(len, 8, throwOnEndOfStream: false) < 8)
-                throw Bad(path, "TruncatedFile", "the file is shorter than the 8-byte header length");
+                throw Bad(path, ErrorIds.TruncatedFile, "the file is shorter than the 8-byte header length");
             ulong n = BinaryPrimitives.ReadUInt64LittleEndian(len);
             if (n > (ulong)MaxHeader || (long)n > fileLength - 8)
-                throw Bad(path, "TruncatedFile", $"the header claims {n} bytes but the file has {fileLength - 8} after the length");
+                throw Bad(path, ErrorIds.TruncatedFile, $"the header claims {n} bytes but the file has {fileLength - 8} after the length");
             header = new byte[n];
             f.ReadExactly(header);
         }
@@ -54,7 +54,7 @@ public sealed class SafetensorsReader : IWeightReader
         using (var doc = JsonDocument.Parse(header))
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
-                throw Bad(path, "CorruptFile", "the header is not a JSON object");
+                throw Bad(path, ErrorIds.CorruptFile, "the header is not a JSON object");
             foreach (var p in doc.RootElement.EnumerateObject())
             {
                 if (p.Name == "__metadata__") continue;
@@ -66,7 +66,7 @@ public sealed class SafetensorsReader : IWeightReader
         entries.Sort((a, b) => a.Begin.CompareTo(b.Begin));
         for (int i = 1; i < entries.Count; i++)
             if (entries[i].Begin < entries[i - 1].End && entries[i].End > entries[i].Begin)
-                throw Bad(path, "OverlappingTensorData", $"'{entries[i].Name}' overlaps '{entries[i - 1].Name}' in the data section");
+                throw Bad(path, ErrorIds.OverlappingTensorData, $"'{entries[i].Name}' overlaps '{entries[i - 1].Name}' in the data section");
 
         var raw = entries.Select(e => new TorchNaming.RawTensor(
             e.Name, e.Shape.Select(d => (int)d).ToArray(), LstmPort.DTypes.Name(e.DType),
@@ -81,21 +81,21 @@ public sealed class SafetensorsReader : IWeightReader
             || !e.TryGetProperty("dtype", out var dt) || dt.ValueKind != JsonValueKind.String
             || !e.TryGetProperty("shape", out var sh) || sh.ValueKind != JsonValueKind.Array
             || !e.TryGetProperty("data_offsets", out var off) || off.ValueKind != JsonValueKind.Array || off.GetArrayLength() != 2)
-            throw Bad(path, "CorruptFile", $"header entry '{p.Name}' needs dtype, shape and two data_offsets");
+            throw Bad(path, ErrorIds.CorruptFile, $"header entry '{p.Name}' needs dtype, shape and two data_offsets");
         if (!DTypes.TryGetValue(dt.GetString()!, out var dtype))
-            throw Bad(path, "UnsupportedDType", $"'{p.Name}' has dtype {dt.GetString()}; supported: {string.Join(", ", DTypes.Keys)}", ErrorKind.NotSupported);
+            throw Bad(path, ErrorIds.UnsupportedDType, $"'{p.Name}' has dtype {dt.GetString()}; supported: {string.Join(", ", DTypes.Keys)}");
 
         var shape = sh.EnumerateArray().Select(d => d.TryGetInt64(out var v) && v >= 0 ? v : -1).ToArray();
         if (shape.Any(d => d < 0))
-            throw Bad(path, "CorruptFile", $"'{p.Name}' has a negative or non-integer dimension");
+            throw Bad(path, ErrorIds.CorruptFile, $"'{p.Name}' has a negative or non-integer dimension");
         long begin = off[0].TryGetInt64(out var b) ? b : -1, end = off[1].TryGetInt64(out var x) ? x : -1;
         if (begin < 0 || end < begin || end > dataLength)
-            throw Bad(path, "TensorOutOfRange", $"'{p.Name}' has data_offsets [{begin},{end}] outside the {dataLength}-byte data section");
+            throw Bad(path, ErrorIds.TensorOutOfRange, $"'{p.Name}' has data_offsets [{begin},{end}] outside the {dataLength}-byte data section");
         long bytes;
         try { bytes = checked(shape.Aggregate(1L, (a, d) => checked(a * d)) * LstmPort.DTypes.Size(dtype)); }
-        catch (OverflowException) { throw Bad(path, "TensorTooLarge", $"'{p.Name}' has an absurd shape [{string.Join(",", shape)}]"); }
+        catch (OverflowException) { throw Bad(path, ErrorIds.TensorTooLarge, $"'{p.Name}' has an absurd shape [{string.Join(",", shape)}]"); }
         if (bytes != end - begin)
-            throw Bad(path, "TensorSizeMismatch", $"'{p.Name}' is [{string.Join(",", shape)}] {dt.GetString()} = {bytes} bytes, but its data_offsets span {end - begin}");
+            throw Bad(path, ErrorIds.TensorSizeMismatch, $"'{p.Name}' is [{string.Join(",", shape)}] {dt.GetString()} = {bytes} bytes, but its data_offsets span {end - begin}");
         return new Entry(p.Name, dtype, shape, begin, end);
     }
 
@@ -106,6 +106,6 @@ public sealed class SafetensorsReader : IWeightReader
         return TensorMemory.Read(f, shape, dtype);
     }
 
-    static LstmPortException Bad(string path, string id, string what, ErrorKind kind = ErrorKind.InvalidData) =>
-        new(id, kind, $"'{path}' is not a valid safetensors file: {what}.", path);
+    static LstmPortException Bad(string path, string id, string what) =>
+        new(id, $"'{path}' is not a valid safetensors file: {what}.", path);
 }

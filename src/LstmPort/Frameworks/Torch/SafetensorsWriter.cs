@@ -19,14 +19,14 @@ public sealed class SafetensorsWriter : IWeightWriter
 
     static string Code(string dtype) =>
         SafetensorsReader.DTypes.FirstOrDefault(p => LstmPort.DTypes.Name(p.Value) == dtype).Key
-        ?? throw new LstmPortException("UnsupportedDType", ErrorKind.NotSupported, $"safetensors cannot hold dtype {dtype}.", dtype);
+        ?? throw new LstmPortException(ErrorIds.UnsupportedDType, $"safetensors cannot hold dtype {dtype}.", dtype);
 
     public void Check(IReadOnlyList<LstmTensor> tensors, string path)
     {
         foreach (var t in tensors)
         {
             if (t.Name == "__metadata__")
-                throw new LstmPortException("InvalidTensorName", ErrorKind.InvalidArgument, $"'{path}': '__metadata__' is reserved in safetensors files.", t.Name);
+                throw new LstmPortException(ErrorIds.InvalidTensorName, $"'{path}': '__metadata__' is reserved in safetensors files.", t.Name);
             _ = Code(t.DType);
         }
     }
@@ -85,6 +85,6 @@ public sealed class SafetensorsWriter : IWeightWriter
         var dtype = LstmPort.DTypes.Name(lease.Tensor.dtype);
         if (dtype == t.DType) return lease;
         lease.Dispose();
-        throw new LstmPortException("TensorSizeMismatch", ErrorKind.InvalidData, $"'{t.Name}' holds {dtype} data but says it is {t.DType}.", t.Name);
+        throw new LstmPortException(ErrorIds.TensorSizeMismatch, $"'{t.Name}' holds {dtype} data but says it is {t.DType}.", t.Name);
     }
 }

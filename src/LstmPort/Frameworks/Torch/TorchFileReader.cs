@@ -58,7 +58,7 @@ public sealed class TorchFileReader : IWeightReader
         var zip = ZipDirectory.Read(path, f);
         var pkl = zip.Entries.FirstOrDefault(e => e.Name != "data.pkl" && IsDataPickle(e.Name))
                   ?? zip.Find("data.pkl")
-                  ?? throw new LstmPortException("CorruptFile", ErrorKind.InvalidData,
+                  ?? throw new LstmPortException(ErrorIds.CorruptFile,
                       $"'{path}' is a zip archive without a data.pkl record, so it is not a PyTorch file.", path);
         var prefix = pkl.Name[..^"data.pkl".Length];
         bool bigEndian = false;
@@ -69,7 +69,7 @@ public sealed class TorchFileReader : IWeightReader
             {
                 "little" => false,
                 "big" => true,
-                _ => throw new LstmPortException("CorruptFile", ErrorKind.InvalidData, $"'{path}' has an unknown byteorder record '{order}'.", path),
+                _ => throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}' has an unknown byteorder record '{order}'.", path),
             };
         }
 
@@ -79,7 +79,7 @@ public sealed class TorchFileReader : IWeightReader
         foreach (var s in resolver.Storages.Values)
         {
             var entry = zip.Find($"{prefix}data/{s.Key}")
-                        ?? throw new LstmPortException("CorruptFile", ErrorKind.InvalidData,
+                        ?? throw new LstmPortException(ErrorIds.CorruptFile,
                             $"'{path}' is not a valid PyTorch file: storage '{s.Key}' has no record {prefix}data/{s.Key}.", path);
             zip.DataOffset(f, entry); // checks the record lies inside the file
             // Checked now, streaming: damage found later could only show as $null in PowerShell.
@@ -96,23 +96,23 @@ public sealed class TorchFileReader : IWeightReader
 
         var magic = Next();
         if (!(magic is BigInteger m && m == LegacyMagic))
-            throw new LstmPortException("CorruptFile", ErrorKind.InvalidData,
+            throw new LstmPortException(ErrorIds.CorruptFile,
                 $"'{path}' is a pickle but not a PyTorch file: it does not start with torch.save's magic number.", path);
         if (Next() is not long protocol || protocol != 1001)
-            throw new LstmPortException("UnsupportedVersion", ErrorKind.NotSupported, $"'{path}' uses a legacy PyTorch protocol other than 1001.", path);
+            throw new LstmPortException(ErrorIds.UnsupportedVersion, $"'{path}' uses a legacy PyTorch protocol other than 1001.", path);
         bool bigEndian = Next() is PyDict sys && sys.TryGet("little_endian", out var le) && le is false;
         var root = Next();
         if (Next() is not List<object?> keys)
-            throw new LstmPortException("CorruptFile", ErrorKind.InvalidData, $"'{path}' is not a valid PyTorch file: the storage key list is missing.", path);
+            throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}' is not a valid PyTorch file: the storage key list is missing.", path);
 
         // The storages follow in key order: each an 8-byte element count, then its bytes.
         var data = new Dictionary<string, StorageData>(StringComparer.Ordinal);
         Span<byte> count = stackalloc byte[8];
         foreach (var k in keys)
         {
-            var key = k as string ?? throw new LstmPortException("CorruptFile", ErrorKind.InvalidData, $"'{path}': a storage key is not a string.", path);
+            var key = k as string ?? throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}': a storage key is not a string.", path);
             if (!resolver.Storages.TryGetValue(key, out var s))
-                throw new LstmPortException("CorruptFile", ErrorKind.InvalidData, $"'{path}': storage '{key}' is listed but never used.", path);
+                throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}': storage '{key}' is listed but never used.", path);
             if (f.ReadAtLeast(count, 8, throwOnEndOfStream: false) < 8) throw Truncated(path, key);
             long numel = BinaryPrimitives.ReadInt64LittleEndian(count);
             if (bigEndian) numel = BinaryPrimitives.ReverseEndianness(numel);
@@ -131,7 +131,7 @@ public sealed class TorchFileReader : IWeightReader
         var found = new List<(string Key, TensorRef T)>();
         Collect(StateDict(root), "", found, warnings);
         if (found.Count == 0)
-            throw new LstmPortException("NoTensors", ErrorKind.InvalidData,
+            throw new LstmPortException(ErrorIds.NoTensors,
                 $"'{path}' holds no tensors (its pickle is a {PickleReader.TypeName(root)}); expected a state_dict.", path);
 
         var raw = new List<TorchNaming.RawTensor>(found.Count);
@@ -142,7 +142,7 @@ public sealed class TorchFileReader : IWeightReader
             var where = data[t.Storage.Key];
             if (where.Damaged)
             {
-                errors.Add(new LstmPortException("ChecksumMismatch", ErrorKind.InvalidData,
+                errors.Add(new LstmPortException(ErrorIds.ChecksumMismatch,
                     $"'{path}': the data of '{key}' (record {where.Entry!.Name}) fails its zip CRC-32 check (the file is damaged); the tensor is left out.", path));
                 continue;
             }
@@ -191,9 +191,9 @@ public sealed class TorchFileReader : IWeightReader
         var s = t.Storage;
         if (s.DType is not { } dtype) throw UnsupportedDType(path, key, s.TypeName);
         if (t.Size.Length != t.Stride.Length)
-            throw new LstmPortException("CorruptFile", ErrorKind.InvalidData, $"'{path}': '{key}' has {t.Size.Length} sizes but {t.Stride.Length} strides.", path);
+            throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}': '{key}' has {t.Size.Length} sizes but {t.Stride.Length} strides.", path);
         if (t.Size.Any(d => d < 0) || t.Stride.Any(d => d < 0) || t.Offset < 0)
-            throw new LstmPortException("CorruptFile", ErrorKind.InvalidData, $"'{path}': '{key}' has a negative size, stride or offset.", path);
+            throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}': '{key}' has a negative size, stride or offset.", path);
         long numel, extent;
         try
         {
@@ -204,11 +204,11 @@ public sealed class TorchFileReader : IWeightReader
         catch (OverflowException) { throw TooLarge(path, key, t.Size); }
         if (t.Size.Any(d => d > int.MaxValue)) throw TooLarge(path, key, t.Size);
         if (numel > 0 && (t.Offset > s.Numel - extent))
-            throw new LstmPortException("TensorOutOfRange", ErrorKind.InvalidData,
+            throw new LstmPortException(ErrorIds.TensorOutOfRange,
                 $"'{path}': '{key}' [{string.Join(",", t.Size)}] at offset {t.Offset} needs {checked(t.Offset + extent)} elements, but its storage holds {s.Numel}.", path);
         long storageBytes = SafeBytes(path, key, checked(s.ViewOffset + s.Numel), DTypes.Size(dtype));
         if (storageBytes > data[s.Key].Bytes)
-            throw new LstmPortException("TensorOutOfRange", ErrorKind.InvalidData,
+            throw new LstmPortException(ErrorIds.TensorOutOfRange,
                 $"'{path}': storage '{s.Key}' of '{key}' should hold {storageBytes} bytes, but the file has {data[s.Key].Bytes}.", path);
         return (t.Size, extent, dtype);
     }
@@ -246,7 +246,7 @@ public sealed class TorchFileReader : IWeightReader
         while (n > 0)
         {
             int got = s.Read(buf, 0, (int)Math.Min(n, buf.Length));
-            if (got == 0) throw new LstmPortException("TruncatedFile", ErrorKind.InvalidData, "the file ends inside a storage");
+            if (got == 0) throw new LstmPortException(ErrorIds.TruncatedFile, "the file ends inside a storage");
             n -= got;
         }
     }
@@ -264,18 +264,18 @@ public sealed class TorchFileReader : IWeightReader
 
     static long SafeBytes(string path, string key, long numel, int size)
     {
-        if (numel < 0) throw new LstmPortException("CorruptFile", ErrorKind.InvalidData, $"'{path}': storage of '{key}' has a negative size.", path);
+        if (numel < 0) throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}': storage of '{key}' has a negative size.", path);
         try { return checked(numel * size); }
-        catch (OverflowException) { throw new LstmPortException("TensorTooLarge", ErrorKind.InvalidData, $"'{path}': storage of '{key}' claims {numel} elements.", path); }
+        catch (OverflowException) { throw new LstmPortException(ErrorIds.TensorTooLarge, $"'{path}': storage of '{key}' claims {numel} elements.", path); }
     }
 
     static LstmPortException TooLarge(string path, string key, long[] size) =>
-        new("TensorTooLarge", ErrorKind.InvalidData, $"'{path}': '{key}' has an absurd shape [{string.Join(",", size)}].", path);
+        new(ErrorIds.TensorTooLarge, $"'{path}': '{key}' has an absurd shape [{string.Join(",", size)}].", path);
 
     static LstmPortException UnsupportedDType(string path, string key, string type) =>
-        new("UnsupportedDType", ErrorKind.NotSupported,
+        new(ErrorIds.UnsupportedDType,
             $"'{path}': '{key}' is stored as {type}; supported: float32/64/16, bfloat16, int64/32/16/8, uint8, bool.", path);
 
     static LstmPortException Truncated(string path, string key) =>
-        new("TruncatedFile", ErrorKind.InvalidData, $"'{path}' is truncated: the data of storage '{key}' ends past the end of the file.", path);
+        new(ErrorIds.TruncatedFile, $"'{path}' is truncated: the data of storage '{key}' ends past the end of the file.", path);
 }

@@ -29,7 +29,7 @@ public sealed class TorchFileWriter : IWeightWriter
     {
         foreach (var t in tensors)
             if (!StorageClass.ContainsKey(t.DType))
-                throw new LstmPortException("UnsupportedDType", ErrorKind.NotSupported, $"'{path}': '{t.Name}' has dtype {t.DType}, which LstmPort does not write.", t.Name);
+                throw new LstmPortException(ErrorIds.UnsupportedDType, $"'{path}': '{t.Name}' has dtype {t.DType}, which LstmPort does not write.", t.Name);
     }
 
     public bool WritesSequentially => true;

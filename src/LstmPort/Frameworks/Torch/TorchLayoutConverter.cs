@@ -48,7 +48,7 @@ public static class TorchLayoutConverter
                 {
                     Layout.Keras => g,
                     Layout.TensorFlow => Tf1AsKeras(g, options, result),
-                    _ => throw new LstmPortException("LayoutNotSupported", ErrorKind.NotSupported, $"{g.Describe()}: converting {g.Layout} layout to PyTorch is not supported", g.Layer),
+                    _ => throw new LstmPortException(ErrorIds.UnsupportedLayout, $"{g.Describe()}: converting {g.Layout} layout to PyTorch is not supported", g.Layer),
                 };
             }
             catch (LstmPortException e) { result.Refused.Add((g.Layer, e.ErrorId, e.Message)); continue; }
@@ -58,7 +58,7 @@ public static class TorchLayoutConverter
             {
                 if (!options.Force)
                 {
-                    result.Refused.Add((g.Layer, "NotTorchPortable", $"{g.Describe()}: no exact PyTorch equivalent ({reason}); use -Force to convert anyway"));
+                    result.Refused.Add((g.Layer, ErrorIds.NotTorchPortable, $"{g.Describe()}: no exact PyTorch equivalent ({reason}); use -Force to convert anyway"));
                     continue;
                 }
                 result.Warnings.Add((g.Layer, $"{g.Describe()}: converted with -Force although PyTorch cannot compute it exactly ({reason})."));
@@ -90,11 +90,11 @@ public static class TorchLayoutConverter
         {
             if (!options.Force)
             {
-                result.Refused.Add((g.Layer, "NotTorchPortable", $"{g.Describe()}: no exact PyTorch equivalent ({blocker}); use -Force to convert anyway"));
+                result.Refused.Add((g.Layer, ErrorIds.NotTorchPortable, $"{g.Describe()}: no exact PyTorch equivalent ({blocker}); use -Force to convert anyway"));
                 return null;
             }
             if (cell.Find(TensorRole.ProjectionKernel) is not null)
-                throw new LstmPortException("NotTorchPortable", ErrorKind.NotSupported, $"{g.Describe()}: a TF1 projection (num_proj) cannot be converted even with -Force", g.Layer);
+                throw new LstmPortException(ErrorIds.NotTorchPortable, $"{g.Describe()}: a TF1 projection (num_proj) cannot be converted even with -Force", g.Layer);
             result.Warnings.Add((g.Layer, $"{g.Describe()}: converted with -Force without what PyTorch cannot compute ({blocker})."));
             var drop = new[] { ConfigKeys.UsePeepholes, ConfigKeys.CellClip };
             cell = LayerGroup.Group(tensors.Where(t => t.Role != TensorRole.Peephole).Select(t => WithoutConfig(t, drop))).Single();
@@ -270,7 +270,7 @@ public static class TorchLayoutConverter
     {
         var layers = recurrent.Select(g => g.Layer).Distinct().ToList();
         if (layers.Count == 0)
-            throw new LstmPortException("NothingToStack", ErrorKind.InvalidArgument, "-StackAs was given but the input has no recurrent layers.", module);
+            throw new LstmPortException(ErrorIds.NothingToStack, "-StackAs was given but the input has no recurrent layers.", module);
         var plan = new Dictionary<LayerGroup, (string, int, int)>();
         LayerGroup? previous = null;
         int previousDirections = 0;
@@ -300,6 +300,6 @@ public static class TorchLayoutConverter
     }
 
     static LstmPortException StackError(string module, string why) =>
-        new("CannotStack", ErrorKind.InvalidArgument, $"Cannot stack the recurrent layers into one module '{module}': {why}.", module);
+        new(ErrorIds.CannotStack, $"Cannot stack the recurrent layers into one module '{module}': {why}.", module);
 
 }

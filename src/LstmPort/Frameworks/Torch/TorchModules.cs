@@ -25,11 +25,11 @@ public static class TorchModules
     {
         if (g.LayerType == LayerType.Dense) return Linear(g, x);
         if (g.LayerType is not (LayerType.LSTM or LayerType.GRU or LayerType.SimpleRNN))
-            throw new LstmPortException("UnsupportedLayerType", ErrorKind.NotSupported,
+            throw new LstmPortException(ErrorIds.UnsupportedLayerType,
                 $"{g.Describe()}: {g.LayerType} is not a PyTorch recurrent module.", g);
         int gates = Gates.Blocks(g.LayerType);
         if (g.Find(TensorRole.ProjectionKernel) is { } hr)
-            throw new LstmPortException("UnsupportedProjection", ErrorKind.NotSupported,
+            throw new LstmPortException(ErrorIds.UnsupportedProjection,
                 $"{g.Describe()}: {hr.Name} needs nn.LSTM(proj_size=...), which TorchSharp 0.107 does not expose.", hr);
 
         var wih = g.Require(TensorRole.Kernel);
@@ -42,7 +42,7 @@ public static class TorchModules
         var bih = g.Find(TensorRole.InputBias);
         var bhh = g.Find(TensorRole.RecurrentBias);
         if ((bih is null) != (bhh is null))
-            throw new LstmPortException("MissingTensor", ErrorKind.InvalidData,
+            throw new LstmPortException(ErrorIds.MissingTensor,
                 $"{g.Describe()}: has {(bih ?? bhh)!.Name} but not its partner; a PyTorch module has both bias_ih and bias_hh or neither.", g);
         bool hasBias = bih is not null;
         if (hasBias) { CheckShape(g, bih!, gates * h); CheckShape(g, bhh!, gates * h); }
@@ -96,7 +96,7 @@ public static class TorchModules
         {
             "tanh" => torch.nn.NonLinearities.Tanh,
             "relu" => torch.nn.NonLinearities.ReLU,
-            var other => throw new LstmPortException("UnsupportedActivation", ErrorKind.NotSupported,
+            var other => throw new LstmPortException(ErrorIds.UnsupportedActivation,
                 $"{g.Describe()}: nn.RNN supports tanh and relu, not '{other}'.", g),
         };
 

@@ -51,7 +51,7 @@ public sealed class TorchPickleResolver(string path) : IPickleResolver
             "torch._utils._rebuild_parameter_with_state" => new Token(full, Fn.RebuildParameterWithState),
             "_codecs.encode" => new Token(full, Fn.CodecsEncode),
             _ when module == "torch" && StorageTypes.TryGetValue(name, out var dt) => new Token(full, Fn.StorageClass, dt),
-            _ => throw new LstmPortException("UnsafePickleGlobal", ErrorKind.Security,
+            _ => throw new LstmPortException(ErrorIds.UnsafePickleGlobal,
                 $"'{path}' asks to load the Python global '{full}', which is not a tensor or a plain container; " +
                 "LstmPort loads only state_dicts (as torch.load(weights_only=True) does) and never runs code from a file. " +
                 "If the file pickles a whole model, save model.state_dict() instead.", path),
@@ -115,7 +115,7 @@ public sealed class TorchPickleResolver(string path) : IPickleResolver
         {
             long offset = Int(view[1], "view offset"), viewNumel = Int(view[2], "view size");
             if (offset < 0 || viewNumel < 0 || offset > known.Numel - viewNumel)
-                throw new LstmPortException("TensorOutOfRange", ErrorKind.InvalidData,
+                throw new LstmPortException(ErrorIds.TensorOutOfRange,
                     $"'{path}': a storage view [{offset}, +{viewNumel}] lies outside storage '{key}' of {known.Numel} elements.", path);
             return known with { ViewOffset = offset, Numel = viewNumel };
         }
@@ -136,7 +136,7 @@ public sealed class TorchPickleResolver(string path) : IPickleResolver
     {
         long l => l,
         bool b => b ? 1 : 0,
-        BigInteger => throw new LstmPortException("TensorTooLarge", ErrorKind.InvalidData, $"'{path}': a tensor's {what} ({o}) is absurdly large.", path),
+        BigInteger => throw new LstmPortException(ErrorIds.TensorTooLarge, $"'{path}': a tensor's {what} ({o}) is absurdly large.", path),
         _ => throw Corrupt($"a tensor's {what} is a {PickleReader.TypeName(o)}, not an int"),
     };
 
@@ -147,5 +147,5 @@ public sealed class TorchPickleResolver(string path) : IPickleResolver
         _ => throw Corrupt($"a tensor's {what} is a {PickleReader.TypeName(o)}, not a tuple"),
     };
 
-    LstmPortException Corrupt(string what) => new("CorruptFile", ErrorKind.InvalidData, $"'{path}' is not a valid PyTorch file: {what}.", path);
+    LstmPortException Corrupt(string what) => new(ErrorIds.CorruptFile, $"'{path}' is not a valid PyTorch file: {what}.", path);
 }
