@@ -1,21 +1,22 @@
 using System.Buffers.Binary;
 using LstmPort.Containers;
 using PureHDF;
+using PureHDF.VOL.Native;
 
 namespace LstmPort.Formats;
 
 /// <summary>
 /// What format detection looks at: the path, the first bytes and, for containers, a look inside
-/// the opened container (a zip's entry names, an HDF5 file's root attributes and links), each read
-/// once and only when a reader asks. Nothing is decoded beyond that; a container that cannot be
-/// opened looks empty, and the reader that claims it reports why when it reads.
+/// the opened container (a zip's entry names; whether an HDF5 file's root has a given attribute or
+/// link), each read once and only when a reader asks. Nothing is decoded beyond that; a container
+/// that cannot be opened looks empty, and the reader that claims it reports why when it reads.
 /// </summary>
 public sealed class FileProbe
 {
     public const int HeadLength = 512;
 
     readonly Lazy<IReadOnlySet<string>> _zipEntries;
-    readonly Lazy<(IReadOnlySet<string> Attributes, IReadOnlySet<string> Links)> _hdf5Root;
+    readonly Dictionary<string, bool> _hdf5Answers = new(StringComparer.Ordinal);
 
     public FileProbe(string path)
     {
@@ -27,7 +28,6 @@ public sealed class FileProbe
             Head = head.AsMemory(0, f.ReadAtLeast(head, head.Length, throwOnEndOfStream: false));
         }
         _zipEntries = new(ReadZipEntries);
-        _hdf5Root = new(ReadHdf5Root);
     }
 
     public string Path { get; }
@@ -45,9 +45,14 @@ public sealed class FileProbe
     /// <summary>The zip archive's entry names (empty when the file is no readable zip).</summary>
     public IReadOnlySet<string> ZipEntries => _zipEntries.Value;
 
-    /// <summary>Attribute and link names of the HDF5 root group (empty when the file is no readable HDF5).</summary>
-    public IReadOnlySet<string> Hdf5RootAttributes => _hdf5Root.Value.Attributes;
-    public IReadOnlySet<string> Hdf5RootLinks => _hdf5Root.Value.Links;
+    /// <summary>Whether the HDF5 root group has this attribute (false when the file is no readable HDF5).</summary>
+    public bool Hdf5RootHasAttribute(string name) => AskHdf5("@" + name, h5 => h5.AttributeExists(name));
+
+    /// <summary>
+    /// Whether the HDF5 root group has a link of this name. Only that one name is looked up: the
+    /// root's other links are never listed or followed (a damaged file may have links that loop).
+    /// </summary>
+    public bool Hdf5RootHasLink(string name) => AskHdf5("/" + name, h5 => h5.LinkExists(name));
 
     /// <summary>The little-endian uint64 the file starts with (safetensors' header length).</summary>
     public ulong LeadingUInt64 => Head.Length >= 8 ? BinaryPrimitives.ReadUInt64LittleEndian(Head.Span) : 0;
@@ -66,19 +71,20 @@ public sealed class FileProbe
         }
     }
 
-    (IReadOnlySet<string>, IReadOnlySet<string>) ReadHdf5Root()
+    bool AskHdf5(string key, Func<NativeFile, bool> question)
     {
-        var none = (new HashSet<string>(), new HashSet<string>());
-        if (!IsHdf5) return none;
+        if (!IsHdf5) return false;
+        if (_hdf5Answers.TryGetValue(key, out var known)) return known;
+        bool answer;
         try
         {
             using var h5 = H5File.OpenRead(Path);
-            return (h5.Attributes().Select(a => a.Name).ToHashSet(StringComparer.Ordinal),
-                    h5.Children().Select(c => c.Name).ToHashSet(StringComparer.Ordinal));
+            answer = question(h5);
         }
-        catch (Exception e) when (e is not (OutOfMemoryException or StackOverflowException or InsufficientExecutionStackException))
+        catch (Exception e) when (e is not (OutOfMemoryException or InsufficientExecutionStackException))
         {
-            return none; // a damaged file: the HDF5 reader that claims it says what is wrong
+            answer = false; // a damaged file: the HDF5 reader that claims it says what is wrong
         }
+        return _hdf5Answers[key] = answer;
     }
 }

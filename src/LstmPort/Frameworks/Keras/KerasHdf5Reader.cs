@@ -19,7 +19,7 @@ public sealed class KerasHdf5Reader : IWeightReader
     // Any HDF5 file is claimed, weakly, so that one without Keras structure is refused as NotKerasFile.
     public int Probe(FileProbe file) =>
         !file.IsHdf5 ? 0
-        : file.Hdf5RootAttributes.Contains("layer_names") || file.Hdf5RootLinks.Contains("model_weights") ? 95
+        : file.Hdf5RootHasAttribute("layer_names") || file.Hdf5RootHasLink("model_weights") ? 95
         : 10;
 
     public WeightFile Read(string path)
