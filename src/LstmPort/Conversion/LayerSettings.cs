@@ -76,6 +76,20 @@ internal static class LayerSettings
     public static Tensor MatMul(Tensor x, Tensor w) =>
         x.dim() == 2 ? x.mm(w) : x.reshape(-1, x.shape[^1]).mm(w).reshape([.. x.shape[..^1], w.shape[1]]);
 
+    /// <summary>A dense layer whose kernel [in,units] multiplies from the right (Keras Dense, TF1 dense layers): act(x @ kernel + bias).</summary>
+    public static LayerOutputs DenseFromRight(LayerGroup g, Tensor x)
+    {
+        var kernel = g.Require(TensorRole.Kernel);
+        if (kernel.Shape.Length != 2 || kernel.Shape[0] != x.shape[^1]) throw ShapeError(g, kernel, $"[{x.shape[^1]},units]");
+        var y = MatMul(x, Data(kernel));
+        if (g.Find(TensorRole.Bias) is { } bias)
+        {
+            CheckShape(g, bias, kernel.Shape[1]);
+            y = y + Data(bias);
+        }
+        return new LayerOutputs(Activation(g, ConfigKeys.Activation, "linear")(y), null, null);
+    }
+
     public static LstmPortException ShapeError(LayerGroup g, LstmTensor t, string expected) => g.ShapeError(t, expected);
 
     public static void CheckShape(LayerGroup g, LstmTensor t, params long[] expected) => g.CheckShape(t, expected);

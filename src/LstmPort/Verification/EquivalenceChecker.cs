@@ -3,9 +3,6 @@ using TorchSharp;
 using static TorchSharp.torch;
 using static LstmPort.Conversion.LayerSettings;
 using LstmPort.Conversion;
-using LstmPort.Frameworks.Keras;
-using LstmPort.Frameworks.TensorFlow;
-using LstmPort.Frameworks.Torch;
 using LstmPort.Runtime;
 
 namespace LstmPort.Verification;
@@ -146,83 +143,11 @@ public static class EquivalenceChecker
         };
     }
 
-    static LayerOutputs Run(LayerGroup g, Tensor x) => g.Layout switch
-    {
-        Layout.Keras => KerasReference.RunLayer(g, x),
-        Layout.Torch => TorchModules.RunLayer(g, x),
-        Layout.TensorFlow when g.LayerType == LayerType.Dense => KerasReference.RunLayer(g, x),
-        Layout.TensorFlow => Tf1Reference.RunLayer(g, x),
-        _ => throw new LstmPortException(ErrorIds.UnsupportedLayout,
-            $"{g.Describe()}: layers in the {g.Layout} layout cannot be run yet.", g),
-    };
+    static LayerOutputs Run(LayerGroup g, Tensor x) => LayoutMaths.For(g).RunLayer(g, x);
 
-    /// <summary>(input size, units) from the tensors' shapes, as each layout stores them.</summary>
-    internal static (long In, long Units) Sizes(LayerGroup g)
-    {
-        int gates = Gates.Blocks(g.LayerType);
-        switch (g.Layout, g.LayerType)
-        {
-            case (Layout.Torch, LayerType.Dense):
-                var w = g.Require(TensorRole.Weight);
-                return w.Shape.Length == 2 ? (w.Shape[1], w.Shape[0]) : throw ShapeError(g, w, "[units,in]");
-            case (Layout.Keras or Layout.TensorFlow, LayerType.Dense):
-                var k = g.Require(TensorRole.Kernel);
-                return k.Shape.Length == 2 ? (k.Shape[0], k.Shape[1]) : throw ShapeError(g, k, "[in,units]");
-            case (Layout.Torch, _):
-                var ih = g.Require(TensorRole.Kernel);
-                var hh = g.Require(TensorRole.RecurrentKernel);
-                if (ih.Shape.Length != 2) throw ShapeError(g, ih, $"[{gates}*h,in]");
-                if (hh.Shape.Length != 2) throw ShapeError(g, hh, $"[{gates}*h,h]");
-                return (ih.Shape[1], g.Find(TensorRole.ProjectionKernel) is { Shape: [var proj, _] } ? proj : hh.Shape[1]);
-            case (Layout.Keras, _):
-                var kk = g.Require(TensorRole.Kernel);
-                var rk = g.Require(TensorRole.RecurrentKernel);
-                if (kk.Shape.Length != 2) throw ShapeError(g, kk, $"[in,{gates}*h]");
-                if (rk.Shape.Length != 2) throw ShapeError(g, rk, $"[h,{gates}*h]");
-                return (kk.Shape[0], rk.Shape[0]);
-            case (Layout.TensorFlow, _):
-                var fused = g.All(TensorRole.FusedKernel).Where(f => f.Shape.Length == 2).OrderBy(f => f.Shape[1]).FirstOrDefault()
-                    ?? throw new LstmPortException(ErrorIds.MissingTensor, $"{g.Describe()}: no 2-D FusedKernel tensor.", g);
-                long h = g.LayerType == LayerType.LSTM ? fused.Shape[1] / 4 : fused.Shape[1];
-                long state = g.Find(TensorRole.ProjectionKernel) is { Shape: [_, var p] } ? p : h;
-                return (fused.Shape[0] - state, state);
-            default:
-                return (g.InputSize, g.Units);
-        }
-    }
+    internal static (long In, long Units) Sizes(LayerGroup g) => LayoutMaths.For(g).Sizes(g);
 
-    /// <summary>The reference's input projection: W [in,N] and its bias [N] (both biases of a split layout summed), or null.</summary>
-    static (Tensor W, Tensor? B)? InputProjection(LayerGroup g, long inputSize)
-    {
-        switch (g.Layout, g.LayerType)
-        {
-            case (Layout.Torch, LayerType.Dense):
-                return (Data(g.Require(TensorRole.Weight)).t(), g.Find(TensorRole.Bias) is { } tb ? Data(tb) : null);
-            case (Layout.Torch, _):
-                var bi = g.Find(TensorRole.InputBias);
-                var bh = g.Find(TensorRole.RecurrentBias);
-                Tensor? bias = bi is null ? null : bh is null ? Data(bi) : Data(bi) + Data(bh);
-                return (Data(g.Require(TensorRole.Kernel)).t(), bias);
-            case (Layout.Keras, _):
-                var w = Data(g.Require(TensorRole.Kernel));
-                var kb = g.Find(TensorRole.Bias);
-                if (kb is null) return (w, null);
-                var b = Data(kb);
-                long n = w.shape[1];
-                if (b.dim() == 2 && b.shape[1] == n) b = b.sum(0L); // 0L: a literal 0 would bind to sum(ScalarType)
-                else if (b.dim() == 1 && b.shape[0] == 2 * n) b = b[..(int)n] + b[(int)n..];
-                return (w, b.shape.SequenceEqual(new[] { n }) ? b : null);
-            case (Layout.TensorFlow, _):
-                var kernels = g.All(TensorRole.FusedKernel);
-                if (kernels.Count == 0) return null;
-                var tw = torch.cat(kernels.Select(f => Data(f)[..(int)inputSize]).ToList(), 1);
-                var biases = g.All(TensorRole.Bias);
-                var tbias = biases.Count == 0 ? null : torch.cat(biases.Select(Data).ToList(), 0);
-                return (tw, tbias is not null && tbias.shape[0] == tw.shape[1] ? tbias : null);
-            default:
-                return null;
-        }
-    }
+    static (Tensor W, Tensor? B)? InputProjection(LayerGroup g, long inputSize) => LayoutMaths.For(g).InputProjection(g, inputSize);
 
     static double InputScale(LayerGroup g)
     {

@@ -21,6 +21,8 @@ public sealed class DependencyTests
         { "Containers", ["Conversion", "Frameworks", "Formats", "Verification"] },
         { "Conversion", ["Containers", "Frameworks", "Formats", "Verification"] },
         { "Frameworks", ["Verification"] },
+        // The check finds each layout's maths through Conversion.LayoutMaths (registered in Formats.FrameworkRegistry).
+        { "Verification", ["Frameworks"] },
     };
 
     [Theory]
@@ -34,6 +36,16 @@ public sealed class DependencyTests
                         where forbidden.Contains(m.Groups[1].Value)
                         select $"{Path.GetRelativePath(Engine, f)} uses LstmPort.{m.Groups[1].Value}").Distinct().ToList();
         Assert.True(offences.Count == 0, string.Join("\n", offences));
+    }
+
+    [Fact]
+    public void Every_layout_the_readers_produce_has_reference_maths()
+    {
+        foreach (var layout in new[] { Layout.Keras, Layout.Torch, Layout.TensorFlow })
+        {
+            var g = LstmPort.Conversion.LayerGroup.Group([LstmTensor.FromTensor(TorchSharp.torch.zeros(1), "w", "l", LayerType.LSTM, TensorRole.Kernel, layout)])[0];
+            Assert.Equal(layout, LstmPort.Conversion.LayoutMaths.For(g).Layout);
+        }
     }
 
     [Fact]

@@ -28,7 +28,7 @@ public static class KerasReference
 
     internal static LayerOutputs RunLayer(LayerGroup g, Tensor x)
     {
-        if (g.LayerType == LayerType.Dense) return Dense(g, x);
+        if (g.LayerType == LayerType.Dense) return DenseFromRight(g, x);
         bool reversed = (g.Direction == Direction.Backward) ^ (Bool(g, ConfigKeys.GoBackwards) ?? false);
         var input = reversed ? x.flip(0) : x;
         var (outputs, h, c) = g.LayerType switch
@@ -41,19 +41,6 @@ public static class KerasReference
         };
         var seq = torch.stack(outputs, 0);
         return new LayerOutputs(reversed ? seq.flip(0) : seq, h, c);
-    }
-
-    static LayerOutputs Dense(LayerGroup g, Tensor x)
-    {
-        var kernel = g.Require(TensorRole.Kernel);
-        if (kernel.Shape.Length != 2 || kernel.Shape[0] != x.shape[^1]) throw ShapeError(g, kernel, $"[{x.shape[^1]},units]");
-        var y = MatMul(x, Data(kernel));
-        if (g.Find(TensorRole.Bias) is { } bias)
-        {
-            CheckShape(g, bias, kernel.Shape[1]);
-            y = y + Data(bias);
-        }
-        return new LayerOutputs(Activation(g, ConfigKeys.Activation, "linear")(y), null, null);
     }
 
     /// <summary>Kernel [in,g*h], recurrent kernel [h,g*h]; returns h.</summary>
