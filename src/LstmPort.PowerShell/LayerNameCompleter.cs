@@ -6,7 +6,8 @@ using LstmPort.Formats;
 namespace LstmPort.PowerShell;
 
 /// <summary>
-/// Completes -Layer with the layer names of the files named by -Path or -LiteralPath (metadata only).
+/// Completes -Layer with the layer names of the files named by -Path or -LiteralPath (reading them
+/// as Get-LstmWeights does, which for .pth, .keras and TF checkpoints includes their checksums).
 /// Paths are resolved as the cmdlet resolves them, through the session's providers in the current
 /// runspace: relative to the PowerShell location, and -Path wildcards expand to the matching files,
 /// whose layer names are offered together (each name once, in file order).
@@ -58,10 +59,7 @@ public sealed class LayerNameCompleter : IArgumentCompleter
         _ => [value.ToString()!],
     };
 
-    /// <summary>
-    /// File system paths, resolved in the runspace the completion runs in (its location, drives and
-    /// providers). A -Path with wildcards expands to the items that exist; other paths are taken as named.
-    /// </summary>
+    /// <summary>The files the paths name, resolved as the cmdlets resolve them, in the runspace the completion runs in.</summary>
     static IEnumerable<string> Resolve(List<string> paths, bool literal)
     {
         using var ps = System.Management.Automation.PowerShell.Create(RunspaceMode.CurrentRunspace);
@@ -69,17 +67,9 @@ public sealed class LayerNameCompleter : IArgumentCompleter
         if (state is null) yield break;
         foreach (var p in paths)
         {
-            List<string> found = [];
-            try
-            {
-                ProviderInfo provider;
-                if (!literal && WildcardPattern.ContainsWildcardCharacters(p))
-                    found.AddRange(state.Path.GetResolvedProviderPathFromPSPath(p, out provider));
-                else
-                    found.Add(state.Path.GetUnresolvedProviderPathFromPSPath(literal ? p : WildcardPattern.Unescape(p), out provider, out _));
-                if (provider.Name != "FileSystem") continue;
-            }
-            catch (Exception) { continue; } // nothing matches, no such drive, ...
+            IReadOnlyList<string> found;
+            try { found = LstmPortCmdlet.ResolveFileSystemPath(state, p, literal); }
+            catch (Exception) { continue; } // nothing matches, no such drive, another provider, ...
             foreach (var f in found) yield return f;
         }
     }

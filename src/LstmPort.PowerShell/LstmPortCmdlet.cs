@@ -34,22 +34,8 @@ public abstract class LstmPortCmdlet : PSCmdlet
     {
         foreach (var p in paths)
         {
-            List<string> resolved = [];
-            try
-            {
-                if (!literal && WildcardPattern.ContainsWildcardCharacters(p))
-                {
-                    resolved.AddRange(SessionState.Path.GetResolvedProviderPathFromPSPath(p, out var provider));
-                    CheckFileSystem(provider, p);
-                }
-                else
-                {
-                    // Not resolved against existing items: the engine reports a missing file itself, by name.
-                    var path = literal ? p : WildcardPattern.Unescape(p);
-                    resolved.Add(SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out var provider, out _));
-                    CheckFileSystem(provider, p);
-                }
-            }
+            IReadOnlyList<string> resolved;
+            try { resolved = ResolveFileSystemPath(SessionState, p, literal); }
             catch (LstmPortException e) { WriteError(ToErrorRecord(e)); continue; }
             catch (ItemNotFoundException e) { WriteError(ToErrorRecord(e, ErrorIds.FileNotFound, p)); continue; }
             catch (Exception e) when (e is ArgumentException or NotSupportedException or ProviderNotFoundException or System.Management.Automation.DriveNotFoundException)
@@ -79,10 +65,22 @@ public abstract class LstmPortCmdlet : PSCmdlet
         }
     }
 
-    static void CheckFileSystem(ProviderInfo provider, string path)
+    /// <summary>
+    /// The file system paths one -Path (wildcards expand to the items that exist) or -LiteralPath
+    /// names, resolved in <paramref name="state"/> (its location, drives and providers). A path
+    /// without wildcards is not resolved against existing items: the reader reports a missing file
+    /// by name. Throws the provider's exception when the path cannot be resolved, and
+    /// NotAFileSystemPath when it is on another provider.
+    /// </summary>
+    internal static IReadOnlyList<string> ResolveFileSystemPath(SessionState state, string path, bool literal)
     {
+        ProviderInfo provider;
+        var resolved = !literal && WildcardPattern.ContainsWildcardCharacters(path)
+            ? state.Path.GetResolvedProviderPathFromPSPath(path, out provider).ToList()
+            : [state.Path.GetUnresolvedProviderPathFromPSPath(literal ? path : WildcardPattern.Unescape(path), out provider, out _)];
         if (provider.Name != "FileSystem")
             throw new LstmPortException(ErrorIds.NotAFileSystemPath,
                 $"'{path}' is on the {provider.Name} provider; expected a file system path.", path);
+        return resolved;
     }
 }
