@@ -7,119 +7,63 @@ namespace LstmPort;
 /// </summary>
 public static class ErrorIds
 {
-    /// <summary>The file (or a file it needs) does not exist, or is gone since it was listed.</summary>
+    // What each id means and what to do about it: Catalogue, below.
     public const string FileNotFound = nameof(FileNotFound);
-    /// <summary>The path names a folder where a file is expected.</summary>
     public const string PathIsDirectory = nameof(PathIsDirectory);
-    /// <summary>The folder to write into does not exist.</summary>
     public const string DirectoryNotFound = nameof(DirectoryNotFound);
-    /// <summary>The path cannot be resolved (bad syntax, unknown drive or provider).</summary>
     public const string InvalidPath = nameof(InvalidPath);
-    /// <summary>The path is on a provider other than FileSystem.</summary>
     public const string NotAFileSystemPath = nameof(NotAFileSystemPath);
-    /// <summary>The file to write exists already.</summary>
     public const string FileExists = nameof(FileExists);
-    /// <summary>The operating system refused or failed a read.</summary>
     public const string FileReadError = nameof(FileReadError);
-    /// <summary>Writing the file failed; nothing is left at the target.</summary>
     public const string FileWriteError = nameof(FileWriteError);
-    /// <summary>The file has no bytes.</summary>
     public const string EmptyFile = nameof(EmptyFile);
-    /// <summary>The file is not a format LstmPort reads, or the extension names no format it writes.</summary>
     public const string UnknownFormat = nameof(UnknownFormat);
-    /// <summary>An HDF5 file without the structure of a Keras weights file.</summary>
     public const string NotKerasFile = nameof(NotKerasFile);
-    /// <summary>A .index file that is not a TensorFlow checkpoint table.</summary>
     public const string NotTensorBundle = nameof(NotTensorBundle);
-    /// <summary>A data shard that a TensorFlow checkpoint names is missing.</summary>
     public const string ShardNotFound = nameof(ShardNotFound);
-    /// <summary>A legacy PyTorch file of a protocol LstmPort does not read.</summary>
     public const string UnsupportedVersion = nameof(UnsupportedVersion);
-    /// <summary>A compression method LstmPort does not read.</summary>
     public const string UnsupportedCompression = nameof(UnsupportedCompression);
-    /// <summary>A checkpoint tensor stored as partitioned slices.</summary>
     public const string UnsupportedSlicedTensor = nameof(UnsupportedSlicedTensor);
-    /// <summary>A PyTorch pickle names code to run; it is never run.</summary>
     public const string UnsafePickleGlobal = nameof(UnsafePickleGlobal);
-    /// <summary>A pickle opcode that no PyTorch state_dict uses.</summary>
     public const string UnknownPickleOpcode = nameof(UnknownPickleOpcode);
-    /// <summary>The file, or the input to write, holds no tensors.</summary>
     public const string NoTensors = nameof(NoTensors);
-    /// <summary>The file ends before its data does.</summary>
     public const string TruncatedFile = nameof(TruncatedFile);
-    /// <summary>The file's structure is damaged or contradicts itself.</summary>
     public const string CorruptFile = nameof(CorruptFile);
-    /// <summary>A TensorFlow protobuf message in the file is damaged.</summary>
     public const string CorruptProtobuf = nameof(CorruptProtobuf);
-    /// <summary>Data fails the CRC checksum the file carries.</summary>
     public const string ChecksumMismatch = nameof(ChecksumMismatch);
-    /// <summary>A tensor's data lies outside the file or its section.</summary>
     public const string TensorOutOfRange = nameof(TensorOutOfRange);
-    /// <summary>Two tensors claim the same bytes of a file.</summary>
     public const string OverlappingTensorData = nameof(OverlappingTensorData);
-    /// <summary>A tensor's shape and dtype disagree with its stored byte count.</summary>
     public const string TensorSizeMismatch = nameof(TensorSizeMismatch);
-    /// <summary>The data read has another shape than the file's listing said.</summary>
     public const string TensorShapeMismatch = nameof(TensorShapeMismatch);
-    /// <summary>A tensor is larger than LstmPort can read, hold or write there.</summary>
     public const string TensorTooLarge = nameof(TensorTooLarge);
-    /// <summary>A dtype LstmPort does not read or the target format cannot hold.</summary>
     public const string UnsupportedDType = nameof(UnsupportedDType);
-    /// <summary>Reading a tensor's data failed for another reason.</summary>
     public const string TensorReadError = nameof(TensorReadError);
-    /// <summary>A tensor's data could not be decoded during a check.</summary>
     public const string TensorDataError = nameof(TensorDataError);
-    /// <summary>Keras weights contradict the layer's config or each other.</summary>
     public const string LayerShapeMismatch = nameof(LayerShapeMismatch);
-    /// <summary>A layer's tensor has a shape its layer type does not allow.</summary>
     public const string ShapeMismatch = nameof(ShapeMismatch);
-    /// <summary>A layer lacks a tensor it needs (a kernel, a bias, ...).</summary>
     public const string MissingTensor = nameof(MissingTensor);
-    /// <summary>A layer has two tensors of one role.</summary>
     public const string DuplicateTensor = nameof(DuplicateTensor);
-    /// <summary>A layer setting has a value of the wrong type or range.</summary>
     public const string InvalidConfigValue = nameof(InvalidConfigValue);
-    /// <summary>An activation the equivalence check does not implement.</summary>
     public const string UnsupportedActivation = nameof(UnsupportedActivation);
-    /// <summary>A layer type with no reference implementation.</summary>
     public const string UnsupportedLayerType = nameof(UnsupportedLayerType);
-    /// <summary>A layer in a layout that cannot be converted or run yet.</summary>
     public const string UnsupportedLayout = nameof(UnsupportedLayout);
-    /// <summary>An LSTM with proj_size, which the check cannot run.</summary>
     public const string UnsupportedProjection = nameof(UnsupportedProjection);
-    /// <summary>The layer has no exact Keras equivalent.</summary>
     public const string NotKerasPortable = nameof(NotKerasPortable);
-    /// <summary>The layer has no exact PyTorch equivalent.</summary>
     public const string NotTorchPortable = nameof(NotTorchPortable);
-    /// <summary>A Keras file is asked to hold tensors of another layout.</summary>
     public const string NotKerasLayout = nameof(NotKerasLayout);
-    /// <summary>A GRU's b_hn is not zero, so the biases cannot merge.</summary>
     public const string CannotMergeGruBias = nameof(CannotMergeGruBias);
-    /// <summary>The layers cannot form one multi-layer module.</summary>
     public const string CannotStack = nameof(CannotStack);
-    /// <summary>-StackAs was given but there are no recurrent layers.</summary>
     public const string NothingToStack = nameof(NothingToStack);
-    /// <summary>-Ratio is outside 0..1.</summary>
     public const string InvalidRatio = nameof(InvalidRatio);
-    /// <summary>Two tensors to write have the same name.</summary>
     public const string DuplicateTensorName = nameof(DuplicateTensorName);
-    /// <summary>A tensor or layer name the target format cannot store.</summary>
     public const string InvalidTensorName = nameof(InvalidTensorName);
-    /// <summary>SequenceLength, BatchSize or Tolerance is out of range.</summary>
     public const string InvalidCheckOptions = nameof(InvalidCheckOptions);
-    /// <summary>A layer's outputs differ beyond the tolerance.</summary>
     public const string LayerNotEquivalent = nameof(LayerNotEquivalent);
-    /// <summary>A layer is in one weight set only.</summary>
     public const string LayerUnmatched = nameof(LayerUnmatched);
-    /// <summary>Paired layers differ in type or size.</summary>
     public const string LayerMismatch = nameof(LayerMismatch);
-    /// <summary>Neither set has a recurrent or Dense layer.</summary>
     public const string NothingToCompare = nameof(NothingToCompare);
-    /// <summary>-Strict: some layer did not pass.</summary>
     public const string NotEquivalent = nameof(NotEquivalent);
-    /// <summary>A layer could not be run for an unexpected reason.</summary>
     public const string CheckFailed = nameof(CheckFailed);
-    /// <summary>The native libtorch library could not be loaded.</summary>
     public const string TorchLoadFailed = nameof(TorchLoadFailed);
 
     /// <summary>Each id's kind, meaning and what to do: the single source of an id's kind.</summary>
