@@ -90,6 +90,13 @@ internal static class LayerSettings
         return new LayerOutputs(Activation(g, ConfigKeys.Activation, "linear")(y), null, null);
     }
 
+    /// <summary>(input size, units) of such a dense layer, from its kernel [in,units].</summary>
+    public static (long In, long Units) DenseFromRightSizes(LayerGroup g)
+    {
+        var k = g.Require(TensorRole.Kernel);
+        return k.Shape.Length == 2 ? (k.Shape[0], k.Shape[1]) : throw ShapeError(g, k, "[in,units]");
+    }
+
     public static LstmPortException ShapeError(LayerGroup g, LstmTensor t, string expected) => g.ShapeError(t, expected);
 
     public static void CheckShape(LayerGroup g, LstmTensor t, params long[] expected) => g.CheckShape(t, expected);

@@ -16,7 +16,7 @@ public static class WeightReader
     public static WeightFile Read(string path, WeightFormat format = WeightFormat.Auto)
     {
         // TensorFlow checkpoints are named by prefix (model.ckpt, no such file) and SavedModels are
-        // directories: both are found by path before the byte sniffing below.
+        // directories: both are found by path before the probing below.
         if (TfPaths.Locate(path, format) is { } tf)
             return Run(Readers.First(r => r.Format == tf.Format), tf.Path, path);
         if (Directory.Exists(path))

@@ -201,7 +201,7 @@ public sealed class LstmTensor
     public LstmTensor Transpose() => Derive(t => t.permute(Enumerable.Range(0, (int)t.dim()).Reverse().Select(d => (long)d).ToArray()).contiguous());
 
     /// <summary>A copy with every value multiplied by <paramref name="factor"/>, with this tensor's name and metadata.</summary>
-    public LstmTensor Multiply(double factor) => Derive(t => t.mul(torch.tensor(factor, t.dtype == torch.ScalarType.Float64 ? torch.ScalarType.Float64 : torch.ScalarType.Float32)));
+    public LstmTensor Multiply(double factor) => Derive(t => t.mul(factor));
 
     /// <summary>The sum of all values, accumulated in float64.</summary>
     public double Sum() => Reduce(t => t.sum(type: torch.ScalarType.Float64), empty: 0);

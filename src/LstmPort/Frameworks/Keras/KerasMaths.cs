@@ -13,11 +13,7 @@ internal sealed class KerasMaths : ILayoutMaths
 
     public (long In, long Units) Sizes(LayerGroup g)
     {
-        if (g.LayerType == LayerType.Dense)
-        {
-            var k = g.Require(TensorRole.Kernel);
-            return k.Shape.Length == 2 ? (k.Shape[0], k.Shape[1]) : throw ShapeError(g, k, "[in,units]");
-        }
+        if (g.LayerType == LayerType.Dense) return DenseFromRightSizes(g);
         int gates = Gates.Blocks(g.LayerType);
         var kk = g.Require(TensorRole.Kernel);
         var rk = g.Require(TensorRole.RecurrentKernel);

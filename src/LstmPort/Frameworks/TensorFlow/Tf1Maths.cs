@@ -15,11 +15,7 @@ internal sealed class Tf1Maths : ILayoutMaths
 
     public (long In, long Units) Sizes(LayerGroup g)
     {
-        if (g.LayerType == LayerType.Dense)
-        {
-            var k = g.Require(TensorRole.Kernel);
-            return k.Shape.Length == 2 ? (k.Shape[0], k.Shape[1]) : throw ShapeError(g, k, "[in,units]");
-        }
+        if (g.LayerType == LayerType.Dense) return DenseFromRightSizes(g);
         var fused = g.All(TensorRole.FusedKernel).Where(f => f.Shape.Length == 2).OrderBy(f => f.Shape[1]).FirstOrDefault()
             ?? throw new LstmPortException(ErrorIds.MissingTensor, $"{g.Describe()}: no 2-D FusedKernel tensor.", g);
         long h = g.LayerType == LayerType.LSTM ? fused.Shape[1] / Gates.Count(LayerType.LSTM) : fused.Shape[1];
