@@ -4,7 +4,7 @@ using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using TorchSharp;
 using LstmPort.Formats;
-using LstmPort.Frameworks.Torch;
+using LstmPort.Conversion;
 using LstmPort.Runtime;
 
 namespace LstmPort.Bench.Micro;
@@ -66,7 +66,7 @@ public class StageBenchmarks
 
         _loaded = [.. WeightReader.Read(_kerasPath).Tensors];
         foreach (var t in _loaded) _ = t.Tensor;
-        var result = TorchLayoutConverter.Convert(_loaded, new TorchConversionOptions());
+        var result = LayoutConverter.Convert(_loaded, Layout.Torch, new ConversionOptions());
         if (result.Refused.Count > 0)
             throw new InvalidOperationException(string.Join("; ", result.Refused.Select(r => r.Reason)));
         _converted = result.Tensors;
@@ -98,7 +98,7 @@ public class StageBenchmarks
     public long Transform()
     {
         long n = 0;
-        foreach (var t in TorchLayoutConverter.Convert(_loaded, new TorchConversionOptions()).Tensors)
+        foreach (var t in LayoutConverter.Convert(_loaded, Layout.Torch, new ConversionOptions()).Tensors)
         {
             using var l = t.Borrow();
             n += l.Tensor.numel();

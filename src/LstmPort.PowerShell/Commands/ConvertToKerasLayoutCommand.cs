@@ -10,5 +10,5 @@ namespace LstmPort.PowerShell.Commands;
 [OutputType(typeof(LstmTensor))]
 public sealed class ConvertToKerasLayoutCommand : TensorPipelineCmdlet
 {
-    protected override ConversionResult Transform(IReadOnlyList<LstmTensor> input) => KerasLayoutConverter.Convert(input);
+    protected override ConversionResult Transform(IReadOnlyList<LstmTensor> input) => LayoutConverter.Convert(input, Layout.Keras, ConversionOptions.Default);
 }

@@ -25,5 +25,5 @@ public sealed class ConvertToTorchLayoutCommand : TensorPipelineCmdlet
     public SwitchParameter Force { get; set; }
 
     protected override ConversionResult Transform(IReadOnlyList<LstmTensor> input) =>
-        TorchLayoutConverter.Convert(input, new TorchConversionOptions(StackAs, AsCell, Force, ForgetBias));
+        LayoutConverter.Convert(input, Layout.Torch, new ConversionOptions(StackAs, AsCell, Force, ForgetBias));
 }

@@ -52,10 +52,21 @@ public static class Gates
         return torch.cat(perm.Select(p => blocks[p]).ToList(), dim);
     }
 
+    /// <summary>The gate order of <see cref="CanonicalLayer"/>: PyTorch's.</summary>
+    public static GateOrder Canonical(LayerType type) => TorchOrder(type);
+
     public static GateOrder TorchOrder(LayerType type) => type switch
     {
         LayerType.LSTM => GateOrder.IFGO,
         LayerType.GRU => GateOrder.RZN,
+        _ => GateOrder.None,
+    };
+
+    /// <summary>TF1 cells: an LSTM's fused kernel is i,j,f,o; a GRUCell's gates kernel is r,u (its candidate is a tensor of its own).</summary>
+    public static GateOrder Tf1Order(LayerType type) => type switch
+    {
+        LayerType.LSTM => GateOrder.IJFO,
+        LayerType.GRU => GateOrder.RU,
         _ => GateOrder.None,
     };
 

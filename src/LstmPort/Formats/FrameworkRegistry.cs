@@ -7,16 +7,24 @@ using LstmPort.Frameworks.Torch;
 namespace LstmPort.Formats;
 
 /// <summary>
-/// Where the frameworks plug into the layers that must not know them: each registers its reference
-/// maths here, when the engine loads. A new framework adds its line.
+/// Where the frameworks plug into the layers that must not know them, when the engine loads: each
+/// registers its mapping to and from the canonical form and its reference maths. A new framework
+/// adds its line.
 /// </summary>
 static class FrameworkRegistry
 {
     [ModuleInitializer]
     internal static void Register()
     {
-        LayoutMaths.Register(new KerasMaths());
-        LayoutMaths.Register(new TorchMaths());
-        LayoutMaths.Register(new Tf1Maths());
+        Add(new KerasMaths(), new KerasMapping(), new KerasMapping());
+        Add(new TorchMaths(), new TorchMapping(), new TorchMapping());
+        Add(new Tf1Maths(), new Tf1Mapping(), to: null);
+    }
+
+    static void Add(ILayoutMaths maths, IToCanonical from, IFromCanonical? to)
+    {
+        LayoutMaths.Register(maths);
+        LayoutMappings.Register(from);
+        if (to is not null) LayoutMappings.Register(to);
     }
 }

@@ -110,6 +110,26 @@ public sealed class LstmTensor
         : _reloadable ? new TensorLease(Load(), owned: true)
         : new TensorLease(Loaded(), owned: false);
 
+    /// <summary>
+    /// The data borrowed for a write (a tensor read or converted just for this write is freed right
+    /// after it), after checking that it holds the dtype it says.
+    /// </summary>
+    internal TensorLease BorrowForWrite()
+    {
+        var lease = Borrow();
+        var dtype = DTypes.Name(lease.Tensor.dtype);
+        if (dtype == DType) return lease;
+        lease.Dispose();
+        throw new LstmPortException(ErrorIds.TensorSizeMismatch, $"'{Name}' holds {dtype} data but says it is {DType}.", Name);
+    }
+
+    /// <summary>Writes the data's bytes, little-endian and row-major, as the safetensors, .pth and HDF5 writers store them.</summary>
+    internal void WriteData(Stream output)
+    {
+        using var lease = BorrowForWrite();
+        TensorMemory.Write(lease.Tensor, output.Write);
+    }
+
     /// <summary>Wraps a tensor that is already in memory.</summary>
     public static LstmTensor FromTensor(torch.Tensor tensor, string name, string layer, LayerType layerType,
         TensorRole role, Layout layout, Direction direction = Direction.Forward, int stackIndex = 0,

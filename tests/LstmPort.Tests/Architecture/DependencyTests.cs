@@ -38,14 +38,41 @@ public sealed class DependencyTests
         Assert.True(offences.Count == 0, string.Join("\n", offences));
     }
 
+    /// <summary>
+    /// Frameworks meet only in the canonical form (Conversion.CanonicalLayer). One edge is allowed:
+    /// a TensorFlow object-based checkpoint written by Keras (SavedModel variables, save_weights)
+    /// holds Keras layers, which the TensorFlow reader describes with Keras's own layer rules.
+    /// </summary>
     [Fact]
-    public void Every_layout_the_readers_produce_has_reference_maths()
+    public void Frameworks_do_not_use_each_other()
+    {
+        var offences = new List<string>();
+        foreach (var dir in Directory.GetDirectories(Path.Combine(Engine, "Frameworks")))
+        {
+            var own = Path.GetFileName(dir);
+            foreach (var f in Directory.GetFiles(dir, "*.cs", SearchOption.AllDirectories))
+                foreach (Match m in Regex.Matches(File.ReadAllText(f), @"Frameworks\.(\w+)"))
+                {
+                    var other = m.Groups[1].Value;
+                    if (other != own && !(own == "TensorFlow" && other == "Keras"))
+                        offences.Add($"{Path.GetRelativePath(Engine, f)} uses Frameworks.{other}");
+                }
+        }
+        Assert.True(offences.Count == 0, string.Join("\n", offences.Distinct()));
+    }
+
+    [Fact]
+    public void Every_layout_the_readers_produce_has_reference_maths_and_a_mapping_to_the_canonical_form()
     {
         foreach (var layout in new[] { Layout.Keras, Layout.Torch, Layout.TensorFlow })
         {
             var g = LstmPort.Conversion.LayerGroup.Group([LstmTensor.FromTensor(TorchSharp.torch.zeros(1), "w", "l", LayerType.LSTM, TensorRole.Kernel, layout)])[0];
             Assert.Equal(layout, LstmPort.Conversion.LayoutMaths.For(g).Layout);
+            Assert.Equal(layout, LstmPort.Conversion.LayoutMappings.Source(layout)?.Layout);
         }
+        // The layouts the cmdlets convert to.
+        foreach (var layout in new[] { Layout.Keras, Layout.Torch })
+            Assert.Equal(layout, LstmPort.Conversion.LayoutMappings.Target(layout)?.Layout);
     }
 
     [Fact]

@@ -403,7 +403,7 @@ public sealed class Tf1ConversionTests(ModuleSession ps) : IClassFixture<ModuleS
         Assert.Equal(stored + 0.25f, ForgetBlockMean("-ForgetBias 0.25"), 5);
         var verbose = ps.Run("Get-LstmWeights $args[0] | ConvertTo-TorchLayout -Verbose -WarningAction SilentlyContinue 4>&1", graph)
             .Output.Select(o => o.BaseObject).OfType<System.Management.Automation.VerboseRecord>().Select(v => v.Message).ToList();
-        Assert.Contains(verbose, v => v.Contains("gates IJFO→IFCO, forget_bias 1 folded into the forget-gate bias"));
+        Assert.Contains(verbose, v => v.Contains("forget_bias 1 folded into the forget-gate bias, gates IJFO→IFGO"));
     }
 }
 

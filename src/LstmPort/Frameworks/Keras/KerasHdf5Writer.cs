@@ -2,7 +2,6 @@ using System.Runtime.InteropServices;
 using System.Text;
 using PureHDF;
 using LstmPort.Formats;
-using LstmPort.Frameworks.Torch;
 
 namespace LstmPort.Frameworks.Keras;
 
@@ -95,7 +94,7 @@ public sealed class KerasHdf5Writer : IWeightWriter
         if (bytes > Array.MaxLength)
             throw new LstmPortException(ErrorIds.TensorTooLarge, $"'{t.Name}' holds {bytes:N0} bytes; LstmPort writes HDF5 datasets of up to 2 GB.", t.Name);
         var data = new MemoryStream((int)bytes);
-        SafetensorsWriter.WriteData(data, t);
+        t.WriteData(data);
         var raw = data.GetBuffer().AsSpan(0, (int)data.Length);
         object values = t.DType switch
         {

@@ -1,3 +1,4 @@
+using LstmPort.Conversion;
 using System.Text.RegularExpressions;
 using TorchSharp;
 
@@ -160,7 +161,7 @@ internal static partial class Tf1Scopes
                 Part.GatesBias => TensorRole.Bias,
                 Part.CandidateKernel => TensorRole.CandidateKernel,
                 _ => TensorRole.CandidateBias,
-            }, m.Part is Part.GatesKernel or Part.GatesBias ? GateOrder.RU : GateOrder.None, direction, depth, h, input, config, source)).ToList();
+            }, m.Part is Part.GatesKernel or Part.GatesBias ? Gates.Tf1Order(LayerType.GRU) : GateOrder.None, direction, depth, h, input, config, source)).ToList();
         }
 
         if (Get(Part.Kernel) is not { } kernel || kernel.Variable.Shape.Length != 2) return null;
@@ -224,7 +225,7 @@ internal static partial class Tf1Scopes
             Part.Bias => TensorRole.Bias,
             Part.Projection => TensorRole.ProjectionKernel,
             _ => TensorRole.Peephole,
-        }, m.Part is Part.Kernel or Part.Bias ? GateOrder.IJFO : GateOrder.None, direction, depth, units, inputSize, lstmConfig, source)).ToList();
+        }, m.Part is Part.Kernel or Part.Bias ? Gates.Tf1Order(LayerType.LSTM) : GateOrder.None, direction, depth, units, inputSize, lstmConfig, source)).ToList();
     }
 
     static LstmTensor Emit(Member m, string layer, LayerType type, TensorRole role, GateOrder order, Direction direction, int depth,

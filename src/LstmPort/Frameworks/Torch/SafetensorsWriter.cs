@@ -64,27 +64,8 @@ public sealed class SafetensorsWriter : IWeightWriter
         output.Write(len);
         header.Position = 0;
         header.CopyTo(output);
-        foreach (var t in tensors) WriteData(output, t);
+        foreach (var t in tensors) t.WriteData(output);
     }
 
     public bool WritesSequentially => true;
-
-    internal static void WriteData(Stream output, LstmTensor t)
-    {
-        using var lease = Borrow(t);
-        TensorMemory.Write(lease.Tensor, output.Write);
-    }
-
-    /// <summary>
-    /// The tensor's data, borrowed (a tensor read or converted just for this write is freed right
-    /// after it), after checking that it holds the dtype it says.
-    /// </summary>
-    internal static TensorLease Borrow(LstmTensor t)
-    {
-        var lease = t.Borrow();
-        var dtype = LstmPort.DTypes.Name(lease.Tensor.dtype);
-        if (dtype == t.DType) return lease;
-        lease.Dispose();
-        throw new LstmPortException(ErrorIds.TensorSizeMismatch, $"'{t.Name}' holds {dtype} data but says it is {t.DType}.", t.Name);
-    }
 }

@@ -44,7 +44,7 @@ public sealed class TorchFileWriter : IWeightWriter
         zip.Add(Prefix + "byteorder", "little"u8.ToArray());
         for (int i = 0; i < tensors.Count; i++)
         {
-            using var lease = SafetensorsWriter.Borrow(tensors[i]);
+            using var lease = tensors[i].BorrowForWrite();
             using var data = lease.Tensor.contiguous();
             zip.Begin($"{Prefix}data/{i}", TensorMemory.Crc32(data), TensorMemory.ByteCount(data));
             TensorMemory.Write(data, zip.Write);

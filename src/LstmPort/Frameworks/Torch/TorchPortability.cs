@@ -3,10 +3,15 @@ namespace LstmPort.Frameworks.Torch;
 /// <summary>Which layer settings have no exact PyTorch equivalent in nn.LSTM / nn.GRU / nn.RNN / nn.Linear / nn.Embedding.</summary>
 public static class TorchPortability
 {
-    public static string? Blocker(LayerType type, Layout layout, IReadOnlyDictionary<string, object?> config)
+    /// <summary>Why a layer read in <paramref name="layout"/> has no exact PyTorch equivalent (for Get-LstmLayer), or null.</summary>
+    public static string? Blocker(LayerType type, Layout layout, IReadOnlyDictionary<string, object?> config) =>
+        layout == Layout.Torch && type != LayerType.Other ? null : Blocker(type, config);
+
+    /// <summary>Why a layer with these settings (<see cref="ConfigKeys"/>) has no exact PyTorch equivalent, or null.</summary>
+    public static string? Blocker(LayerType type, IReadOnlyDictionary<string, object?> config)
     {
         if (type == LayerType.Other) return "not a layer type LstmPort converts (LSTM, GRU, SimpleRNN, Dense, Embedding)";
-        if (layout == Layout.Torch || type is LayerType.Dense or LayerType.Embedding) return null;
+        if (type is LayerType.Dense or LayerType.Embedding) return null;
 
         string? Get(string key) => config.TryGetValue(key, out var v) ? v switch { null => null, bool b => b ? "true" : "false", _ => v.ToString() } : null;
         var reasons = new List<string>();

@@ -64,7 +64,15 @@ public sealed class TensorFlowTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     static List<IReadOnlyList<LstmTensor>> ToKeras(WeightFile f) =>
-        LayerGroup.Group(f.Tensors).Where(g => g.IsRecurrent).Select(Tf1ToKeras.Convert).ToList();
+        LayerGroup.Group(f.Tensors).Where(g => g.IsRecurrent).Select(ToKeras).ToList();
+
+    /// <summary>One TF1 cell through the canonical form to the Keras layout; a refusal is thrown with its ErrorId.</summary>
+    static IReadOnlyList<LstmTensor> ToKeras(LayerGroup g)
+    {
+        var r = LayoutConverter.Convert(g.Tensors, Layout.Keras, ConversionOptions.Default);
+        if (r.Refused.Count > 0) throw new LstmPortException(r.Refused[0].ErrorId, r.Refused[0].Reason, g.Layer);
+        return r.Tensors;
+    }
 
     static Tensor Input(WeightFile f) => F64(f.Tensors.Single(t => t.Name == "in_0"));
 
@@ -153,8 +161,8 @@ public sealed class TensorFlowTests(Xunit.Abstractions.ITestOutputHelper output)
         var fwFinal = new List<Tensor>(); var bwFinal = new List<Tensor>();
         for (int depth = 0; depth < 3; depth++)
         {
-            var (fo, fh, _) = KerasRun(Tf1ToKeras.Convert(groups[2 * depth]), x);
-            var (bo, bh, _) = KerasRun(Tf1ToKeras.Convert(groups[2 * depth + 1]), x);
+            var (fo, fh, _) = KerasRun(ToKeras(groups[2 * depth]), x);
+            var (bo, bh, _) = KerasRun(ToKeras(groups[2 * depth + 1]), x);
             fwFinal.Add(fh); bwFinal.Add(bh);
             x = cat([fo, bo], 1);
         }
@@ -211,7 +219,7 @@ public sealed class TensorFlowTests(Xunit.Abstractions.ITestOutputHelper output)
             hs = sigmoid(parts[3]) * tanh(cs);
             expected.Add(hs);
         }
-        var keras = Tf1ToKeras.Convert(LayerGroup.Group(tf1).Single());
+        var keras = ToKeras(LayerGroup.Group(tf1).Single());
         Assert.Equal(new[] { TensorRole.Kernel, TensorRole.RecurrentKernel, TensorRole.Bias }, keras.Select(t => t.Role));
         Assert.Equal(new[] { input, 4 * h }, keras[0].Shape);
         Assert.Equal(new[] { h, 4 * h }, keras[1].Shape);
@@ -244,7 +252,7 @@ public sealed class TensorFlowTests(Xunit.Abstractions.ITestOutputHelper output)
             hs = ru[1] * hs + (1 - ru[1]) * c;
             expected.Add(hs);
         }
-        var (outs, _, _) = KerasRun(Tf1ToKeras.Convert(LayerGroup.Group(tf1).Single()), x);
+        var (outs, _, _) = KerasRun(ToKeras(LayerGroup.Group(tf1).Single()), x);
         Assert.True((outs - cat(expected, 0)).abs().max().item<double>() < 1e-6);
     }
 
@@ -254,12 +262,12 @@ public sealed class TensorFlowTests(Xunit.Abstractions.ITestOutputHelper output)
         var k = zeros(7, 12); var p = zeros(3);
         LstmTensor K(Dictionary<string, object?> c) => LstmTensor.FromTensor(k, "l/lstm_cell/kernel", "l", LayerType.LSTM, TensorRole.FusedKernel, Layout.TensorFlow, gateOrder: GateOrder.IJFO, units: 3, inputSize: 4, config: c);
         var peep = new[] { K(new() { [ConfigKeys.UsePeepholes] = true }), LstmTensor.FromTensor(p, "l/lstm_cell/w_f_diag", "l", LayerType.LSTM, TensorRole.Peephole, Layout.TensorFlow, units: 3, inputSize: 4) };
-        var e = Assert.Throws<LstmPortException>(() => Tf1ToKeras.Convert(LayerGroup.Group(peep).Single()));
+        var e = Assert.Throws<LstmPortException>(() => ToKeras(LayerGroup.Group(peep).Single()));
         Assert.Equal("NotKerasPortable", e.ErrorId);
         Assert.Contains("peephole", e.Message);
-        e = Assert.Throws<LstmPortException>(() => Tf1ToKeras.Convert(LayerGroup.Group([K(new() { [ConfigKeys.CellClip] = 3.0 })]).Single()));
+        e = Assert.Throws<LstmPortException>(() => ToKeras(LayerGroup.Group([K(new() { [ConfigKeys.CellClip] = 3.0 })]).Single()));
         Assert.Contains("cell_clip", e.Message);
-        e = Assert.Throws<LstmPortException>(() => Tf1ToKeras.Convert(LayerGroup.Group([K(new() { [ConfigKeys.NumProj] = 2 })]).Single()));
+        e = Assert.Throws<LstmPortException>(() => ToKeras(LayerGroup.Group([K(new() { [ConfigKeys.NumProj] = 2 })]).Single()));
         Assert.Contains("num_proj", e.Message);
     }
 
@@ -320,8 +328,8 @@ public sealed class TensorFlowTests(Xunit.Abstractions.ITestOutputHelper output)
             Assert.Equal((LayerType.Other, TensorRole.Other), (f.Tensors.Single(t => t.Name == other).LayerType, f.Tensors.Single(t => t.Name == other).Role));
         // The peephole/projection layer is refused for Keras; the plain one converts.
         var groups = LayerGroup.Group(f.Tensors).Where(g => g.IsRecurrent).ToDictionary(g => g.Layer);
-        Assert.Equal(3, Tf1ToKeras.Convert(groups["rnn/multi_rnn_cell/cell_0"]).Count);
-        Assert.Equal("NotKerasPortable", Assert.Throws<LstmPortException>(() => Tf1ToKeras.Convert(groups["rnn/multi_rnn_cell/cell_1"])).ErrorId);
+        Assert.Equal(3, ToKeras(groups["rnn/multi_rnn_cell/cell_0"]).Count);
+        Assert.Equal("NotKerasPortable", Assert.Throws<LstmPortException>(() => ToKeras(groups["rnn/multi_rnn_cell/cell_1"])).ErrorId);
     }
 
     static string WriteSmall(TempDir dir, Action<TfCheckpointWriter>? setup = null)
