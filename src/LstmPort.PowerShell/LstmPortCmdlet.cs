@@ -49,12 +49,12 @@ public abstract class LstmPortCmdlet : PSCmdlet
     /// Reads each file the paths resolve to. A file that cannot be read becomes an error record and
     /// the next one is still read; a reader's notes become warnings.
     /// </summary>
-    protected IEnumerable<WeightFile> ReadFiles(IEnumerable<string> paths, bool literal, WeightFormat format)
+    protected IEnumerable<WeightFile> ReadFiles(IEnumerable<string> paths, bool literal, WeightFormat format, ReadOptions? options = null)
     {
         foreach (var file in ResolveFiles(paths, literal))
         {
             WeightFile weights;
-            try { weights = WeightReader.Read(file, format); }
+            try { weights = WeightReader.Read(file, format, options); }
             catch (LstmPortException e) { WriteError(ToErrorRecord(e)); continue; }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             { WriteError(ToErrorRecord(e, ErrorIds.FileReadError, file)); continue; }

@@ -31,10 +31,26 @@ public sealed class GetLstmWeightsCommand : LstmPortCmdlet
     [Parameter]
     public double? ForgetBias { get; set; }
 
+    /// <summary>The model config of a weights-only file: a Keras config.json, or the .keras archive of the same model.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Config { get; set; }
+
+    /// <summary>Reads the tensors of a pickle that also names foreign objects, without constructing or calling them.</summary>
+    [Parameter]
+    public SwitchParameter SkipUnsafeObjects { get; set; }
+
     protected override void ProcessRecord()
     {
         var layerPatterns = Layer?.Select(l => new WildcardPattern(l, WildcardOptions.IgnoreCase)).ToArray();
-        foreach (var weights in ReadFiles(ParameterSetName == LiteralPathSet ? LiteralPath : Path, ParameterSetName == LiteralPathSet, Format))
+        string? config = null;
+        if (Config is not null)
+        {
+            try { config = ResolveFileSystemPath(SessionState, Config, literal: true).Single(); }
+            catch (LstmPortException e) { ThrowTerminatingError(ToErrorRecord(e)); }
+        }
+        var options = new ReadOptions(config, SkipUnsafeObjects.IsPresent);
+        foreach (var weights in ReadFiles(ParameterSetName == LiteralPathSet ? LiteralPath : Path, ParameterSetName == LiteralPathSet, Format, options))
         {
             var tensors = ForgetBias is double fb ? LstmPort.Frameworks.TensorFlow.Tf1Settings.WithForgetBias(weights.Tensors, fb) : weights.Tensors;
             foreach (var t in tensors)

@@ -23,5 +23,5 @@ public interface IWeightReader
     /// so two formats in one container kind are told apart by what they hold.
     /// </summary>
     int Probe(FileProbe file);
-    WeightFile Read(string path);
+    WeightFile Read(string path, ReadOptions options);
 }

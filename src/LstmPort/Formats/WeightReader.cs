@@ -13,12 +13,13 @@ public static class WeightReader
     static readonly IWeightReader[] Readers = [new SafetensorsReader(), new TorchFileReader(), new KerasHdf5Reader(), new KerasArchiveReader(),
         new CheckpointReader(), new SavedModelReader(), new FrozenGraphReader()];
 
-    public static WeightFile Read(string path, WeightFormat format = WeightFormat.Auto)
+    public static WeightFile Read(string path, WeightFormat format = WeightFormat.Auto, ReadOptions? options = null)
     {
+        options ??= ReadOptions.Default;
         // TensorFlow checkpoints are named by prefix (model.ckpt, no such file) and SavedModels are
         // directories: both are found by path before the probing below.
         if (TfPaths.Locate(path, format) is { } tf)
-            return Run(Readers.First(r => r.Format == tf.Format), tf.Path, path);
+            return Run(Readers.First(r => r.Format == tf.Format), tf.Path, path, options);
         if (Directory.Exists(path))
             throw new LstmPortException(ErrorIds.PathIsDirectory,
                 $"'{path}' is a directory; expected a weight file.", path);
@@ -33,7 +34,7 @@ public static class WeightReader
         if (reader is null)
             throw new LstmPortException(ErrorIds.UnknownFormat,
                 $"'{path}' is not a weight file LstmPort reads; expected one of: {string.Join(", ", Readers.Select(r => r.Format))}.", path);
-        return Run(reader, path, path);
+        return Run(reader, path, path, options);
     }
 
     /// <summary>The reader that is surest the file is its format, or null when none claims it.</summary>
@@ -50,11 +51,11 @@ public static class WeightReader
         return probe.Length == 0 ? null : Detect(probe)?.Format;
     }
 
-    static WeightFile Run(IWeightReader reader, string readPath, string path)
+    static WeightFile Run(IWeightReader reader, string readPath, string path, ReadOptions options)
     {
         try
         {
-            return reader.Read(readPath);
+            return reader.Read(readPath, options);
         }
         catch (LstmPortException) { throw; }
         catch (Exception e) when (e is EndOfStreamException or InvalidDataException or FormatException or System.Text.Json.JsonException)

@@ -31,7 +31,7 @@ public sealed class KerasArchiveReader : IWeightReader
         : file.Extension == ".keras" ? 30
         : 0;
 
-    public WeightFile Read(string path)
+    public WeightFile Read(string path, ReadOptions options)
     {
         string? version = null;
         JsonDocument config;

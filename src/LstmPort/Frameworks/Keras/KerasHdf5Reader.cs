@@ -22,7 +22,7 @@ public sealed class KerasHdf5Reader : IWeightReader
         : file.Hdf5RootHasAttribute("layer_names") || file.Hdf5RootHasLink("model_weights") ? 95
         : 10;
 
-    public WeightFile Read(string path)
+    public WeightFile Read(string path, ReadOptions options)
     {
         var head = new byte[64];
         long length;

@@ -17,7 +17,7 @@ public sealed class CheckpointReader : IWeightReader
     public int Probe(FileProbe file) => 0;
 
     /// <param name="path">The checkpoint prefix (<c>model.ckpt</c>), or its .index file.</param>
-    public WeightFile Read(string path) => ReadBundle(TfPaths.Prefix(path), path, null, null, Format);
+    public WeightFile Read(string path, ReadOptions options) => ReadBundle(TfPaths.Prefix(path), path, null, null, Format);
 
     internal static WeightFile ReadBundle(string prefix, string source, IReadOnlyDictionary<string, ObjectGraph.KerasLayerInfo>? metadata,
         string? kerasVersion, WeightFormat format)
@@ -75,7 +75,7 @@ public sealed class SavedModelReader : IWeightReader
 
     public int Probe(FileProbe file) => 0;
 
-    public WeightFile Read(string path)
+    public WeightFile Read(string path, ReadOptions options)
     {
         var dir = File.Exists(path) ? Path.GetDirectoryName(Path.GetFullPath(path))! : path;
         var prefix = Path.Combine(dir, "variables", "variables");

@@ -167,7 +167,7 @@ public sealed class FrozenGraphReader : IWeightReader
         file.Extension == ".pb" && file.Head.Length > 2 && file.Head.Span[0] == 0x0A
         && !file.FileName.Equals("saved_model.pb", StringComparison.OrdinalIgnoreCase) ? 50 : 0;
 
-    public WeightFile Read(string path)
+    public WeightFile Read(string path, ReadOptions options)
     {
         TfGraph graph;
         try { graph = TfGraph.ParseGraphDef(File.ReadAllBytes(path)); }

@@ -33,7 +33,7 @@ public sealed class SafetensorsReader : IWeightReader
 
     sealed record Entry(string Name, torch.ScalarType DType, long[] Shape, long Begin, long End);
 
-    public WeightFile Read(string path)
+    public WeightFile Read(string path, ReadOptions options)
     {
         long fileLength = new FileInfo(path).Length;
         byte[] header;

@@ -41,7 +41,7 @@ public sealed class TorchFileReader : IWeightReader
     static bool IsDataPickle(string entry) =>
         entry == "data.pkl" || entry.EndsWith("/data.pkl", StringComparison.Ordinal) && entry.IndexOf('/') == entry.Length - 9;
 
-    public WeightFile Read(string path)
+    public WeightFile Read(string path, ReadOptions options)
     {
         using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 4096);
         Span<byte> sig = stackalloc byte[4];
