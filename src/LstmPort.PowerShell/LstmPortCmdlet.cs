@@ -59,6 +59,7 @@ public abstract class LstmPortCmdlet : PSCmdlet
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             { WriteError(ToErrorRecord(e, ErrorIds.FileReadError, file)); continue; }
 
+            foreach (var n in weights.Notes) WriteVerbose($"{file}: {n}");
             foreach (var w in weights.Warnings) WriteWarning($"{file}: {w}");
             foreach (var e in weights.Errors) WriteError(ToErrorRecord(e));
             yield return weights;

@@ -1,12 +1,15 @@
 namespace LstmPort.Formats;
 
 /// <summary>
-/// What a reader found in one file: tensors in layer order, notes for the user, and the errors of
-/// tensors that could not be read (damaged data): those are left out and the rest is still here.
+/// What a reader found in one file: tensors in layer order, warnings for the user, the errors of
+/// layers or tensors that could not be read or understood (those are left out and the rest is
+/// still here), and notes on what was left out on purpose (optimizer state, counters, non-tensor
+/// entries), which the cmdlets write as verbose lines.
 /// </summary>
 public sealed class WeightFile(string path, WeightFormat format, IReadOnlyList<LstmTensor> tensors, IReadOnlyList<string>? warnings = null,
-    IReadOnlyList<LstmPortException>? errors = null)
+    IReadOnlyList<LstmPortException>? errors = null, IReadOnlyList<string>? notes = null)
 {
+    public IReadOnlyList<string> Notes { get; } = notes ?? [];
     public string Path { get; } = path;
     public WeightFormat Format { get; } = format;
     public IReadOnlyList<LstmTensor> Tensors { get; } = tensors;
