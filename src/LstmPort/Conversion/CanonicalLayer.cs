@@ -14,7 +14,7 @@ namespace LstmPort.Conversion;
 /// weight_hr, TF1 num_proj); <see cref="Peepholes"/> (TF1 w_i_diag, w_f_diag, w_o_diag);</item>
 /// <item>Dense: <see cref="WeightIh"/> <c>[units,in]</c>, <see cref="BiasIh"/> <c>[units]</c>;
 /// Embedding: <see cref="WeightIh"/> <c>[n,d]</c>;</item>
-/// <item>a layer no framework converts (<see cref="LayerType.Other"/>): its tensors as read, in <see cref="Unconverted"/>.</item>
+/// <item>a layer no framework converts (<see cref="LayerType.Other"/>), or one already in a target's layout that the target keeps as it is (<see cref="IFromCanonical.KeepsOwnLayout"/>): its tensors as read, in <see cref="Unconverted"/>.</item>
 /// </list>
 /// <see cref="Settings"/> holds what else changes the maths, in <see cref="ConfigKeys"/> spellings:
 /// activation and recurrent_activation, reset_after (a GRU with reset_after=False resets before the
@@ -73,11 +73,17 @@ public sealed class CanonicalLayer
     public GateOrder GateOrder => IsRecurrent ? Gates.Canonical(LayerType) : GateOrder.None;
 
     /// <summary>A setting as text (string, bool, number), or null when absent.</summary>
-    public string? Text(string key) => Settings.TryGetValue(key, out var v) && v is not null
-        ? v switch { bool b => b ? "true" : "false", System.Text.Json.JsonElement j when j.ValueKind == System.Text.Json.JsonValueKind.String => j.GetString(), _ => Convert.ToString(v, CultureInfo.InvariantCulture) }
-        : null;
+    public string? Text(string key) => LayerGroup.TextOf(Settings, key);
 
-    public bool Flag(string key) => Text(key) is string s && (s.Equals("true", StringComparison.OrdinalIgnoreCase) || s == "1");
+    /// <summary>A setting as a boolean ("true"/"True"/1, "false"/0), or null when absent or not a boolean.</summary>
+    public bool? Bool(string key) => Text(key)?.ToLowerInvariant() switch
+    {
+        "true" or "1" => true,
+        "false" or "0" => false,
+        _ => null,
+    };
+
+    public bool Flag(string key) => Bool(key) == true;
 
     /// <summary>
     /// The log's description of a conversion to a layout whose matrices multiply from the right or

@@ -39,7 +39,10 @@ public sealed class LayerGroup
     public IReadOnlyList<LstmTensor> Tensors { get; }
 
     /// <summary>A config value as text, however the reader boxed it (string, JSON, number).</summary>
-    public string? Text(string key) => Config.TryGetValue(key, out var v) && v is not null
+    public string? Text(string key) => TextOf(Config, key);
+
+    /// <summary>A value of a config or settings dictionary as text, however a reader boxed it (string, JSON, number, bool).</summary>
+    internal static string? TextOf(IReadOnlyDictionary<string, object?> config, string key) => config.TryGetValue(key, out var v) && v is not null
         ? (v is JsonElement { ValueKind: JsonValueKind.String } j ? j.GetString() : Convert.ToString(v, CultureInfo.InvariantCulture))
         : null;
 

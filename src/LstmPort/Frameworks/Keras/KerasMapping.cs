@@ -75,9 +75,9 @@ internal sealed class KerasMapping : IToCanonical, IFromCanonical
         return c;
     }
 
-    /// <summary>Gate blocks along dim 0 in the target order, in new contiguous memory when reordered.</summary>
-    static Tensor InOrder(Tensor t, GateOrder from, GateOrder to) =>
-        Gates.SameOrder(from, to) ? t : Gates.Reorder(t, 0, from, to).contiguous();
+    /// <summary>Gate blocks along <paramref name="dim"/> in the target order, in new contiguous memory when reordered.</summary>
+    static Tensor InOrder(Tensor t, GateOrder from, GateOrder to, long dim = 0) =>
+        Gates.SameOrder(from, to) ? t : Gates.Reorder(t, dim, from, to).contiguous();
 
     public void FromCanonical(IReadOnlyList<CanonicalLayer> layers, ConversionOptions options, ConversionResult result)
     {
@@ -111,9 +111,9 @@ internal sealed class KerasMapping : IToCanonical, IFromCanonical
         var from = c.GateOrder;
         var to = Gates.KerasOrder(c.LayerType);
         int[] kernelShape = [c.InputSize, gates * h], recurrentShape = [h, gates * h];
-        var kernel = c.WeightIh!.Map(kernelShape, w => InKerasOrder(TensorMemory.Transposed(w), from, to, dim: 1));
-        var recurrent = c.WeightHh!.Map(recurrentShape, w => InKerasOrder(TensorMemory.Transposed(w), from, to, dim: 1));
-        bool resetAfter = c.LayerType == LayerType.GRU && !(c.Text(ConfigKeys.ResetAfter) is string ra && ra.Equals("false", StringComparison.OrdinalIgnoreCase));
+        var kernel = c.WeightIh!.Map(kernelShape, w => InOrder(TensorMemory.Transposed(w), from, to, dim: 1));
+        var recurrent = c.WeightHh!.Map(recurrentShape, w => InOrder(TensorMemory.Transposed(w), from, to, dim: 1));
+        bool resetAfter = c.LayerType == LayerType.GRU && c.Bool(ConfigKeys.ResetAfter) != false;
 
         CanonicalTensor? bias;
         string? biasNote = null;
@@ -122,15 +122,15 @@ internal sealed class KerasMapping : IToCanonical, IFromCanonical
         {
             var zero = CanonicalTensor.Make([gates * h], (c.BiasIh ?? c.BiasHh)!.DType, c.Source, () => zeros(gates * h, DTypes.Parse((c.BiasIh ?? c.BiasHh)!.DType)));
             bias = CanonicalTensor.Combine(c.BiasIh ?? zero, c.BiasHh ?? zero, [2, gates * h],
-                (ih, hh) => stack([InKerasOrder(ih, from, to), InKerasOrder(hh, from, to)]).contiguous());
+                (ih, hh) => stack([InOrder(ih, from, to), InOrder(hh, from, to)]).contiguous());
             if (!c.SourceFromRight) biasNote = "bias_ih, bias_hh → bias [2,3h] (reset_after=True)";
         }
-        else if (c.BiasHh is null) bias = c.BiasIh!.Map([gates * h], b => InKerasOrder(b, from, to));
-        else if (c.BiasIh is null) bias = c.BiasHh.Map([gates * h], b => InKerasOrder(b, from, to));
+        else if (c.BiasHh is null) bias = c.BiasIh!.Map([gates * h], b => InOrder(b, from, to));
+        else if (c.BiasIh is null) bias = c.BiasHh.Map([gates * h], b => InOrder(b, from, to));
         else
         {
             // An LSTM's and a SimpleRNN's two biases only ever appear summed (as do a reset-before GRU's).
-            bias = CanonicalTensor.Combine(c.BiasIh, c.BiasHh, [gates * h], (ih, hh) => InKerasOrder(ih + hh, from, to));
+            bias = CanonicalTensor.Combine(c.BiasIh, c.BiasHh, [gates * h], (ih, hh) => InOrder(ih + hh, from, to));
             biasNote = c.SourceFromRight ? "bias halves summed" : "bias = bias_ih + bias_hh";
         }
 
@@ -203,9 +203,6 @@ internal sealed class KerasMapping : IToCanonical, IFromCanonical
 
     /// <summary>Keras layer names cannot hold '/': a TF1 scope's become '_'.</summary>
     static string Name(CanonicalLayer c) => c.Layer.Replace('/', '_');
-
-    static Tensor InKerasOrder(Tensor t, GateOrder from, GateOrder to, long dim = 0) =>
-        Gates.SameOrder(from, to) ? t : Gates.Reorder(t, dim, from, to).contiguous();
 
     static string LastPart(string name) => name.Split('/')[^1].Split(':')[0];
 }
