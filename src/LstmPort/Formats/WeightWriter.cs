@@ -19,8 +19,8 @@ public interface IWeightWriter
 
 /// <summary>
 /// Writes weight files: picks the writer by format or extension, refuses empty input, duplicate
-/// names and unwanted overwrites, and writes to a temporary file beside the target that is renamed
-/// over it only when complete, so an error or a cancel never leaves a partial file.
+/// names and unwanted overwrites, and writes into a <see cref="PendingFile"/> that takes the
+/// target's name only when complete, so an error, a cancel or a kill never leaves a partial file.
 /// </summary>
 public static class WeightWriter
 {
@@ -75,24 +75,26 @@ public static class WeightWriter
     {
         var (writer, total) = Prepare(path, tensors, format, overwrite);
         var full = Path.GetFullPath(path);
-        var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
         try
         {
             TensorPool.Expect(tensors.Max(t => t.ByteCount));
+            // Invisible until complete: a failure, a cancel or a kill leaves no partial file (PendingFile).
+            using var pending = PendingFile.Create(full);
             if (writer.WritesSequentially)
             {
-                using var file = new DirectFileStream(temp);
+                using var file = new DirectFileStream(pending.Handle, ownsHandle: false);
                 writer.Write(new ProgressStream(file, total, progress, cancel), tensors);
                 file.Complete();
             }
             else
             {
-                using var file = new FileStream(temp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16);
+                // The stream gets a handle it does not own: closing the pending file before Commit would lose it.
+                using var file = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(pending.Handle.DangerousGetHandle(), ownsHandle: false), FileAccess.ReadWrite, 1 << 16);
                 writer.Write(new ProgressStream(file, total, progress, cancel), tensors);
                 file.Flush(flushToDisk: true);
             }
             cancel.ThrowIfCancellationRequested();
-            try { File.Move(temp, full, overwrite); }
+            try { pending.Commit(overwrite); }
             catch (IOException) when (!overwrite && File.Exists(full))
             {
                 throw new LstmPortException(ErrorIds.FileExists, $"'{path}' already exists; use -Force to overwrite it.", path);
@@ -102,7 +104,6 @@ public static class WeightWriter
         finally
         {
             TensorPool.Trim();
-            try { if (File.Exists(temp)) File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
     }
 

@@ -34,10 +34,16 @@ public sealed unsafe class DirectFileStream : Stream
     long _queued;
     bool _completed, _disposed;
 
+    readonly bool _ownsHandle;
+
     /// <summary>Creates <paramref name="path"/>, which must not exist.</summary>
-    public DirectFileStream(string path)
+    public DirectFileStream(string path) : this(File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.None), ownsHandle: true) { }
+
+    /// <summary>Writes into an open, empty file (a <see cref="PendingFile"/>'s); the handle is closed on dispose only when owned.</summary>
+    public DirectFileStream(SafeFileHandle handle, bool ownsHandle)
     {
-        _handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+        _handle = handle;
+        _ownsHandle = ownsHandle;
         _direct = OperatingSystem.IsLinux() && SetDirect(_handle, true);
         _block = NextBlock();
         _disk = Task.Factory.StartNew(WriteQueued, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
@@ -83,7 +89,8 @@ public sealed unsafe class DirectFileStream : Stream
         _queue.CompleteAdding();
         _disk.Wait();
         if (_failure is not null) throw new IOException(_failure.Message, _failure);
-        using (var file = new FileStream(_handle, FileAccess.Write, 0))
+        // Through a handle the FileStream does not own: the file must stay open (a PendingFile is linked into place after this).
+        using (var file = new FileStream(new SafeFileHandle(_handle.DangerousGetHandle(), ownsHandle: false), FileAccess.Write, 0))
         {
             file.SetLength(length);
             file.Flush(flushToDisk: true);
@@ -147,7 +154,7 @@ public sealed unsafe class DirectFileStream : Stream
             try { _disk.Wait(); } catch (AggregateException) { }
             foreach (var block in _blocks) NativeMemory.AlignedFree((void*)block);
             _blocks.Clear();
-            _handle.Dispose();
+            if (_ownsHandle) _handle.Dispose();
             _queue.Dispose();
             _free.Dispose();
         }

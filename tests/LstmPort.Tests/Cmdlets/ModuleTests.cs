@@ -108,14 +108,20 @@ public sealed class FreshProcessTests
 #endif
         "net10.0", System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier, "lstmport-host.dll");
 
-    internal static (int Code, string Out, string Err) RunHost(params string[] args)
+    /// <summary>How to start the embedded host with these arguments (output redirected).</summary>
+    internal static ProcessStartInfo HostStart(params string[] args)
     {
         Assert.True(File.Exists(HostDll), $"{HostDll} is missing: build the solution first");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Repo.Root };
         psi.ArgumentList.Add(HostDll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment.Remove("LSTMPORT_MODULE");
-        using var p = Process.Start(psi)!;
+        return psi;
+    }
+
+    internal static (int Code, string Out, string Err) RunHost(params string[] args)
+    {
+        using var p = Process.Start(HostStart(args))!;
         var o = p.StandardOutput.ReadToEndAsync();
         var e = p.StandardError.ReadToEndAsync();
         Assert.True(p.WaitForExit(120_000), "the host did not finish in 2 minutes");
