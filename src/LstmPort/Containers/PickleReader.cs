@@ -183,7 +183,7 @@ public sealed class PickleReader
         catch (PickleLimitException e)
         {
             throw new LstmPortException(ErrorIds.PickleLimitExceeded,
-                $"'{_path}': its pickle goes past a limit LstmPort sets to bound memory ({e.Message}); no genuine PyTorch file needs that much.", _path);
+                $"'{_path}': its pickle goes past a limit LstmPort sets to bound memory ({e.Message}); a genuine file does not.", _path);
         }
     }
 
@@ -481,7 +481,10 @@ public sealed class PickleReader
     {
         if (le.Length == 0) return 0L;
         var v = new BigInteger(le, isUnsigned: false, isBigEndian: false);
-        return v >= long.MinValue && v <= long.MaxValue ? (long)v : v;
+        // Not a ?: expression: its type would be BigInteger, and every LONG1 (any int past 2^31, such
+        // as the size of a storage over 2 G elements) would come back as one.
+        if (v >= long.MinValue && v <= long.MaxValue) return (long)v;
+        return v;
     }
 
     object ParseInt(string s)

@@ -38,6 +38,7 @@ internal sealed partial class TorchCheckpoint
     readonly Dictionary<object, Summary> _summaries = new(ReferenceEqualityComparer.Instance);
     readonly HashSet<object> _inProgress = new(ReferenceEqualityComparer.Instance);
     readonly HashSet<object> _modulePath = new(ReferenceEqualityComparer.Instance);
+    readonly HashSet<object> _levelPath = new(ReferenceEqualityComparer.Instance);
     readonly Dictionary<object, List<(string Key, object? Value)>> _moduleEntries = new(ReferenceEqualityComparer.Instance);
     bool _tooDeep;
 
@@ -63,16 +64,25 @@ internal sealed partial class TorchCheckpoint
     {
         var c = new TorchCheckpoint(torchScript);
         if (IsTensor(root)) c._tensors.Add(new Entry("tensor", root!));
-        else if (root is not null) c.Level(root, "", collapse: true, depth: 0);
+        else if (root is not null) c.Level(root, "", "", collapse: true, depth: 0);
         return c;
     }
 
     // ---- the naming rule ----
 
-    void Level(object node, string path, bool collapse, int depth)
+    /// <param name="path">The name prefix of what is found here.</param>
+    /// <param name="where">Where this is from the root (what the notes name; longer than path below a wrapper).</param>
+    void Level(object node, string path, string where, bool collapse, int depth)
     {
         if (depth > MaxDepth) { _tooDeep = true; return; }
-        if (node is PyObject o && IsModule(o)) { FlatStateDict(ModuleEntries(o), path); return; }
+        if (!_levelPath.Add(node)) return; // a container inside itself: its tensors are named where it was entered
+        try { LevelOf(node, path, where, collapse, depth); }
+        finally { _levelPath.Remove(node); }
+    }
+
+    void LevelOf(object node, string path, string where, bool collapse, int depth)
+    {
+        if (node is PyObject o && IsModule(o)) { FlatStateDict(ModuleEntries(o), path, where); return; }
 
         var rest = new List<(string Key, object? Value)>();
         foreach (var (key, value) in Children(node))
@@ -80,13 +90,13 @@ internal sealed partial class TorchCheckpoint
             if (!IsTensor(value) && IsTrainingState(key, value))
             {
                 int n = Summarize(value, depth + 1).Tensors;
-                _training.Add(path + key + (n > 0 ? $" ({n} tensor{(n == 1 ? "" : "s")})" : ""));
+                _training.Add(where + key + (n > 0 ? $" ({n} tensor{(n == 1 ? "" : "s")})" : ""));
             }
             else rest.Add((key, value));
         }
         if (!rest.Any(e => !IsTensor(e.Value) && Summarize(e.Value, depth + 1).Tensors > 0))
         {
-            FlatStateDict(rest, path);
+            FlatStateDict(rest, path, where);
             return;
         }
 
@@ -94,21 +104,21 @@ internal sealed partial class TorchCheckpoint
         var weights = rest.Where(e => IsTensor(e.Value) ? IsWeight(e.Value) : Summarize(e.Value, depth + 1).Weights).ToList();
         if (weights.Count == 0) weights = rest.Where(e => IsTensor(e.Value) || Summarize(e.Value, depth + 1).Tensors > 0).ToList();
         foreach (var e in rest.Except(weights))
-            _leftOut.Add(path + e.Key + (IsTensor(e.Value) ? " (a 0-dim tensor)" : Summarize(e.Value, depth + 1).Tensors > 0 ? " (0-dim tensors)" : ""));
+            _leftOut.Add(where + e.Key + (IsTensor(e.Value) ? " (a 0-dim tensor)" : Summarize(e.Value, depth + 1).Tensors > 0 ? " (0-dim tensors)" : ""));
 
         if (collapse && weights.Count == 1 && !IsTensor(weights[0].Value))
-            Level(weights[0].Value!, path, collapse: true, depth + 1);
+            Level(weights[0].Value!, path, where + weights[0].Key + ".", collapse: true, depth + 1);
         else
             foreach (var (key, value) in weights)
                 if (IsTensor(value)) _tensors.Add(new Entry(path + key, value!));
-                else Level(value!, path + key + ".", collapse: false, depth + 1);
+                else Level(value!, path + key + ".", where + key + ".", collapse: false, depth + 1);
     }
 
     /// <summary>A state_dict: its tensors under their keys (a shared wrapper prefix removed), the rest noted.</summary>
-    void FlatStateDict(List<(string Key, object? Value)> entries, string path)
+    void FlatStateDict(List<(string Key, object? Value)> entries, string path, string where)
     {
         var tensors = entries.Where(e => IsTensor(e.Value)).ToList();
-        foreach (var e in entries.Where(e => !IsTensor(e.Value))) _leftOut.Add(path + e.Key);
+        foreach (var e in entries.Where(e => !IsTensor(e.Value))) _leftOut.Add(where + e.Key);
         if (!_torchScript)
         {
             // DataParallel/DistributedDataParallel (module.) and torch.compile (_orig_mod.) wrap the model;
@@ -123,7 +133,7 @@ internal sealed partial class TorchCheckpoint
                 }
                 if (removed > 0)
                     _prefixes.Add($"removed the wrapper prefix '{string.Concat(Enumerable.Repeat(prefix, removed))}' from the {tensors.Count} names" +
-                        $"{(path.Length > 0 ? $" under '{path.TrimEnd('.')}'" : "")} ({(prefix == "module." ? "DataParallel/DistributedDataParallel" : "torch.compile")}), " +
+                        $"{(where.Length > 0 ? $" under '{where.TrimEnd('.')}'" : "")} ({(prefix == "module." ? "DataParallel/DistributedDataParallel" : "torch.compile")}), " +
                         "as the unwrapped model's load_state_dict expects them");
             }
         }
@@ -278,7 +288,7 @@ internal sealed partial class TorchCheckpoint
         null => "None",
         bool b => b ? "True" : "False",
         double d => d.ToString("R", CultureInfo.InvariantCulture),
-        PyTuple t => "(" + string.Join(", ", t.Items.Select(KeyText)) + (t.Count == 1 ? ",)" : ")"),
+        PyTuple t => "(" + string.Join(", ", t.Items.Select(i => i is string s ? $"'{s}'" : KeyText(i))) + (t.Count == 1 ? ",)" : ")"),
         _ => Convert.ToString(k, CultureInfo.InvariantCulture) ?? "",
     };
 

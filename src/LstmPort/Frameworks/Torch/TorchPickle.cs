@@ -219,6 +219,9 @@ public sealed class TorchPickleResolver(string path, bool torchScript = false) :
     /// </summary>
     public object? PersistentLoad(object? pid)
     {
+        // Legacy torch.save(model) records each nn.Module class with its source: ('module', class, file, source).
+        // The class is what it stands for (inert like any foreign global); the source is never looked at.
+        if (pid is PyTuple { Count: 4 } m && m[0] is "module") return m[1];
         if (pid is not PyTuple { Count: 5 or 6 } p || p[0] is not "storage")
             throw Corrupt("a persistent id is not a ('storage', ...) tuple");
         if (p[1] is not Token { Fn: Fn.StorageClass } cls)
