@@ -145,7 +145,8 @@ public sealed class TorchFileReader : IWeightReader
         long end = f.Length;
         var resolver = new TorchPickleResolver(path);
         var foreign = new List<string>();
-        object? Next() => new PickleReader(f, end, resolver, path).Load();
+        // Every pickle of the file is under the policy: a foreign global in the header refuses it as well.
+        object? Next() => LoadPickle(() => new PickleReader(f, end, resolver, path).Load(), resolver, foreign, path, options);
 
         var magic = Next();
         if (!(magic is BigInteger m && m == LegacyMagic))
@@ -154,7 +155,7 @@ public sealed class TorchFileReader : IWeightReader
         if (Next() is not long protocol || protocol != 1001)
             throw new LstmPortException(ErrorIds.UnsupportedVersion, $"'{path}' uses a legacy PyTorch protocol other than 1001.", path);
         bool bigEndian = Next() is PyDict sys && sys.TryGet("little_endian", out var le) && le is false;
-        var root = LoadPickle(Next, resolver, foreign, path, options);
+        var root = Next();
         if (Next() is not List<object?> keys)
             throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}' is not a valid PyTorch file: the storage key list is missing.", path);
 
