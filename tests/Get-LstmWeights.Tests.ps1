@@ -245,6 +245,95 @@ Describe 'Get-LstmWeights' {
     }
 }
 
+Describe 'Get-LstmWeights on PyTorch files as people save them (made by real torch)' {
+    BeforeAll {
+        $torchProblem = Get-PythonProblem torch
+        $maker = Join-Path $PSScriptRoot 'LstmPort.Tests/Python/torch_checkpoints.py'
+        function New-TorchFile([string] $Kind, [string] $Name = "$Kind.pt") {
+            # Runs torch_checkpoints.py make: the file, and what torch itself reads from it.
+            $path = Join-Path $TestDrive $Name
+            $out = & $PythonInterpreter $maker make $path $Kind 2>$null
+            if ($LASTEXITCODE -ne 0) { throw "torch_checkpoints.py make $Kind failed" }
+            [pscustomobject]@{ Path = $path; Made = ($out -join "`n" | ConvertFrom-Json) }
+        }
+        if (-not $torchProblem) {
+            $checkpoint = New-TorchFile checkpoint
+            $namespace = New-TorchFile namespace
+            $script = New-TorchFile script
+        }
+    }
+
+    BeforeEach {
+        if ($torchProblem) { Set-ItResult -Skipped -Because $torchProblem }
+    }
+
+    It 'reads the state_dict inside a {model, optimizer, epoch} checkpoint under the names load_state_dict wants' {
+        $t = Get-LstmWeights $checkpoint.Path
+        $t.Name | Should -Be @($checkpoint.Made.expected.PSObject.Properties.Name)
+        $t.Name | Should -Contain 'encoder.norm.num_batches_tracked'
+        ($t | Where-Object Name -EQ 'encoder.rnn.weight_hh_l1_reverse').ToArray() |
+            Should -Be $checkpoint.Made.expected.'encoder.rnn.weight_hh_l1_reverse'.values
+    }
+
+    It 'says what it left out in verbose lines, and warns about nothing' {
+        $verbose = Get-LstmWeights $checkpoint.Path -Verbose -WarningVariable w 4>&1 | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }
+        $verbose.Message | Should -Be @(
+            "$($checkpoint.Path): left out the optimizer and training state: optimizer (75 tensors)"
+            "$($checkpoint.Path): left out 4 entries without weights: epoch, step, args, best_acc (a 0-dim tensor)")
+        $w | Should -BeNullOrEmpty
+    }
+
+    It 'selects modules of a nested checkpoint with -Layer' {
+        (Get-LstmWeights $checkpoint.Path -Layer encoder.rnn) | Should -HaveCount 16
+        (Get-LstmWeights $checkpoint.Path -Layer 'encoder.*', head).Layer | Select-Object -Unique | Should -Be @('encoder.rnn', 'encoder.norm', 'head')
+        (Get-LstmLayer -Path $checkpoint.Path | Where-Object LayerType -EQ LSTM).Layer | Select-Object -Unique | Should -Be 'encoder.rnn'
+    }
+
+    It 'refuses a checkpoint that pickles foreign objects with UnsafePickleGlobal naming them all' {
+        Get-LstmWeights $namespace.Path -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $err | Should -HaveCount 1
+        $err[0].FullyQualifiedErrorId | Should -Be 'UnsafePickleGlobal,LstmPort.PowerShell.Commands.GetLstmWeightsCommand'
+        $err[0].CategoryInfo.Category | Should -Be 'SecurityError'
+        $err[0].TargetObject | Should -Be $namespace.Path
+        foreach ($g in $namespace.Made.globals) { $err[0].Exception.Message | Should -BeLike "*'$g'*" }
+    }
+
+    It 'reads its tensors with -SkipUnsafeObjects and warns once with the globals it skipped' {
+        $t = Get-LstmWeights $namespace.Path -SkipUnsafeObjects -WarningVariable w -WarningAction SilentlyContinue -ErrorVariable err
+        $err | Should -BeNullOrEmpty
+        $t.Name | Should -Be @($namespace.Made.expected.PSObject.Properties.Name)
+        $w | Should -HaveCount 1
+        "$($w[0])" | Should -BeLike "$($namespace.Path): skipped the objects of 6 Python globals*: $($namespace.Made.globals -join ', ')"
+    }
+
+    It 'reads a TorchScript archive as torch.jit.load(path).state_dict() names it' {
+        $t = Get-LstmWeights $script.Path
+        $t.Name | Should -Be @($script.Made.expected.PSObject.Properties.Name)
+        ($t | Where-Object Name -EQ 'decoder.weight_ih_l0').LayerType | Should -Be 'GRU'
+        Get-LstmWeights $script.Path -Format TorchScript | Should -HaveCount $t.Count
+    }
+
+    It 'gives each unreadable tensor its own error and still emits the others' {
+        $damaged = Join-Path $TestDrive 'damaged.pt'
+        $which = & $PythonInterpreter $maker damage $checkpoint.Path $damaged | ConvertFrom-Json
+        $t = Get-LstmWeights $damaged -ErrorVariable err -ErrorAction SilentlyContinue
+        $err.Count | Should -Be ($which.dropped.Count + $which.short.Count)
+        ($err | Where-Object { $_.FullyQualifiedErrorId -like 'CorruptFile,*' }).Count | Should -Be $which.dropped.Count
+        ($err | Where-Object { $_.FullyQualifiedErrorId -like 'TensorOutOfRange,*' }).Count | Should -Be $which.short.Count
+        $err | ForEach-Object { $_.TargetObject | Should -Be $damaged }
+        $t.Count | Should -Be (29 - $err.Count)
+        $t.Name | Should -Not -Contain $which.dropped[0]
+    }
+
+    It 'refuses a pickle that nests MARKs without end with PickleLimitExceeded' {
+        $bomb = Join-Path $TestDrive 'bomb.pth'
+        [IO.File]::WriteAllBytes($bomb, [byte[]](@(0x80, 2) + @(0x28) * 20000 + @(0x2e)))
+        Get-LstmWeights $bomb -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'PickleLimitExceeded,*'
+        $err[0].CategoryInfo.Category | Should -Be 'InvalidData'
+    }
+}
+
 Describe 'Get-LstmWeights on real model files (../shared/fixtures)' -Skip:(-not $HasFixtures) {
     It 'presents Keras 1 per-gate arrays as one kernel in IFCO order' {
         $t = Get-LstmWeights (Join-Path $Fixtures 'dl4j-keras1-simple-lstm/simple_lstm_tf_keras_1_model.h5') -Layer lstm_1

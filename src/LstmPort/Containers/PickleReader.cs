@@ -5,16 +5,40 @@ using System.Text;
 namespace LstmPort.Containers;
 
 /// <summary>A Python tuple from a pickle (immutable, compared by value so it can be a dict key).</summary>
-public sealed class PyTuple(object?[] items) : IEquatable<PyTuple>
+public sealed class PyTuple : IEquatable<PyTuple>
 {
-    public object?[] Items { get; } = items;
+    /// <summary>Tuples nest at most this deep: comparing two tuples recurses through them.</summary>
+    public const int MaxDepth = 1000;
+    readonly int _hash;
+
+    public PyTuple(object?[] items)
+    {
+        Items = items;
+        int h = 17, depth = 1;
+        foreach (var o in items)
+        {
+            // Children hash and measure in O(1): their own values are cached, so no deep recursion.
+            h = h * 31 + PyDict.KeyComparer.GetHashCode(o!);
+            if (o is PyTuple t && t.Depth + 1 > depth) depth = t.Depth + 1;
+        }
+        if (depth > MaxDepth) throw new PickleLimitException($"tuples nested deeper than {MaxDepth}");
+        _hash = h;
+        Depth = depth;
+    }
+
+    public object?[] Items { get; }
     public int Count => Items.Length;
+    /// <summary>1 for a tuple of no tuples, else one more than its deepest tuple.</summary>
+    public int Depth { get; }
     public object? this[int i] => Items[i];
-    public bool Equals(PyTuple? other) => other is not null && Items.Length == other.Items.Length
+    public bool Equals(PyTuple? other) => other is not null && _hash == other._hash && Items.Length == other.Items.Length
         && Items.Zip(other.Items).All(p => PyDict.KeyComparer.Equals(p.First, p.Second));
     public override bool Equals(object? obj) => Equals(obj as PyTuple);
-    public override int GetHashCode() => Items.Aggregate(17, (h, o) => h * 31 + PyDict.KeyComparer.GetHashCode(o!));
+    public override int GetHashCode() => _hash;
 }
+
+/// <summary>A limit of <see cref="PickleReader"/> was reached (turned into an error naming the file).</summary>
+internal sealed class PickleLimitException(string what) : Exception(what);
 
 /// <summary>A Python dict or OrderedDict from a pickle, in insertion order.</summary>
 public sealed class PyDict
@@ -57,10 +81,47 @@ public sealed class PySet(List<object?> items)
     public List<object?> Items { get; } = items;
 }
 
+/// <summary>
+/// A global the resolver does not allow, named and nothing else: it is never imported, and calling
+/// it builds a <see cref="PyObject"/> record instead of calling anything.
+/// </summary>
+public sealed class PyGlobal(string module, string name)
+{
+    public string Module { get; } = module;
+    public string Name { get; } = name;
+    public string FullName => $"{Module}.{Name}";
+    public override string ToString() => FullName;
+}
+
+/// <summary>
+/// What a pickle would have made by calling a <see cref="PyGlobal"/> (or such an object) through
+/// REDUCE, NEWOBJ, INST or OBJ: an inert record of the callable and its arguments, plus what the
+/// pickle then puts into it (BUILD state, SETITEM(S) items of a dict subclass, APPEND(S) items of
+/// a list subclass). No constructor, <c>__setstate__</c> or <c>__setitem__</c> of the class runs.
+/// </summary>
+public sealed class PyObject(object callable, PyTuple args)
+{
+    /// <summary>The <see cref="PyGlobal"/> (or <see cref="PyObject"/>) the pickle called.</summary>
+    public object Callable { get; } = callable;
+    public PyTuple Args { get; } = args;
+    /// <summary>What BUILD gave (an instance's <c>__dict__</c>, or a (dict, slots) tuple, or anything); null when none.</summary>
+    public object? State { get; internal set; }
+    /// <summary>Items set on it as on a dict (defaultdict, Counter, ...); null when none.</summary>
+    public PyDict? Items { get; internal set; }
+    /// <summary>Items appended to it as to a list; null when none.</summary>
+    public List<object?>? List { get; internal set; }
+
+    /// <summary>The global it was made from, through any chain of calls.</summary>
+    public PyGlobal? Class => Callable switch { PyGlobal g => g, PyObject o => o.Class, _ => null };
+}
+
 /// <summary>What a pickle may call: the allow-list lives here, the VM only dispatches.</summary>
 public interface IPickleResolver
 {
-    /// <summary>Resolves a GLOBAL; throws for anything not allow-listed. Returns an opaque token.</summary>
+    /// <summary>
+    /// Resolves a GLOBAL: an opaque token of the resolver's own for what it allows, a
+    /// <see cref="PyGlobal"/> for what it leaves inert, or an exception to refuse the pickle at once.
+    /// </summary>
     object Global(string module, string name);
     /// <summary>Calls a token from <see cref="Global"/> with data arguments (REDUCE, NEWOBJ, INST, OBJ).</summary>
     object? Call(object callable, PyTuple args);
@@ -73,37 +134,60 @@ public interface IPickleResolver
 /// A pickle virtual machine (protocols 0 to 5) that builds only data: None, bool, int, float, str,
 /// bytes, list, tuple, dict, set, plus whatever the resolver's allow-list returns. It never imports,
 /// instantiates or calls anything itself; every GLOBAL, REDUCE, NEWOBJ, INST, OBJ, BUILD and
-/// persistent id goes through <see cref="IPickleResolver"/>. Extension codes and out-of-band buffers
-/// are refused. Every length is checked against the bytes left before anything is allocated.
+/// persistent id goes through <see cref="IPickleResolver"/>, except calls of the inert
+/// <see cref="PyGlobal"/>s it returns, which become <see cref="PyObject"/> records. Extension codes
+/// go to the resolver as the global <c>copyreg._extension_registry.&lt;code&gt;</c>; out-of-band
+/// buffers are refused. Every length is checked against the bytes left before anything is
+/// allocated, and the stack, the MARK nesting, the memo and the number of containers built are
+/// bounded (<see cref="Limits"/>), so a hostile pickle cannot make it use memory out of proportion
+/// to its size.
 /// </summary>
 public sealed class PickleReader
 {
-    const int MaxDepth = 100_000;
+    /// <summary>Bounds on what one pickle may make the reader hold; beyond them it fails with PickleLimitExceeded.</summary>
+    public sealed record Limits(int Stack = 1_000_000, int Marks = 10_000, int Memo = 8_000_000, long Containers = 8_000_000, int IntDigits = 4300)
+    {
+        public static Limits Default { get; } = new();
+    }
+
     readonly Stream _s;
     readonly long _end;
     readonly IPickleResolver _resolver;
     readonly string _path;
-    List<object?> _stack = [];
-    readonly Stack<List<object?>> _marks = new();
+    readonly Limits _limits;
+    readonly List<object?> _stack = [];
+    readonly Stack<int> _marks = new();
     readonly Dictionary<long, object?> _memo = [];
+    long _containers;
 
     /// <param name="stream">Positioned at the pickle; left just after its STOP opcode.</param>
     /// <param name="end">The stream position the pickle may not read past.</param>
-    public PickleReader(Stream stream, long end, IPickleResolver resolver, string path)
+    public PickleReader(Stream stream, long end, IPickleResolver resolver, string path, Limits? limits = null)
     {
         _s = stream;
         _end = end;
         _resolver = resolver;
         _path = path;
+        _limits = limits ?? Limits.Default;
     }
 
-    public static object? Load(byte[] data, IPickleResolver resolver, string path)
+    public static object? Load(byte[] data, IPickleResolver resolver, string path, Limits? limits = null)
     {
         using var ms = new MemoryStream(data, writable: false);
-        return new PickleReader(ms, data.LongLength, resolver, path).Load();
+        return new PickleReader(ms, data.LongLength, resolver, path, limits).Load();
     }
 
     public object? Load()
+    {
+        try { return Run(); }
+        catch (PickleLimitException e)
+        {
+            throw new LstmPortException(ErrorIds.PickleLimitExceeded,
+                $"'{_path}': its pickle goes past a limit LstmPort sets to bound memory ({e.Message}); a genuine file does not.", _path);
+        }
+    }
+
+    object? Run()
     {
         while (true)
         {
@@ -119,8 +203,14 @@ public sealed class PickleReader
                     if (_stack.Count != 1 || _marks.Count != 0) throw Corrupt("the pickle stops with an unbalanced stack");
                     return _stack[0];
 
-                case '(': _marks.Push(_stack); _stack = []; break; // MARK
-                case '0': Pop(); break; // POP
+                case '(': // MARK
+                    if (_marks.Count >= _limits.Marks) throw new PickleLimitException($"MARKs nested deeper than {_limits.Marks}");
+                    _marks.Push(_stack.Count);
+                    break;
+                case '0': // POP (protocol 0 pops a MARK this way after a recursive tuple)
+                    if (_marks.Count > 0 && _stack.Count == _marks.Peek()) _marks.Pop();
+                    else Pop();
+                    break;
                 case '1': PopMark(); break; // POP_MARK
                 case '2': Push(Peek()); break; // DUP
 
@@ -149,16 +239,16 @@ public sealed class PickleReader
                 case 0x8e: Push(Read(ReadLength(8))); break; // BINBYTES8
                 case 0x96: Push(Read(ReadLength(8))); break; // BYTEARRAY8
 
-                case ')': Push(new PyTuple([])); break; // EMPTY_TUPLE
-                case 't': Push(new PyTuple(PopMark().ToArray())); break; // TUPLE
-                case 0x85: Push(new PyTuple([Pop()])); break; // TUPLE1
-                case 0x86: { var b = Pop(); var a = Pop(); Push(new PyTuple([a, b])); break; } // TUPLE2
-                case 0x87: { var c = Pop(); var b = Pop(); var a = Pop(); Push(new PyTuple([a, b, c])); break; } // TUPLE3
-                case ']': Push(new List<object?>()); break; // EMPTY_LIST
-                case 'l': Push(PopMark()); break; // LIST
+                case ')': Push(Tuple([])); break; // EMPTY_TUPLE
+                case 't': Push(Tuple(PopMark().ToArray())); break; // TUPLE
+                case 0x85: Push(Tuple([Pop()])); break; // TUPLE1
+                case 0x86: { var b = Pop(); var a = Pop(); Push(Tuple([a, b])); break; } // TUPLE2
+                case 0x87: { var c = Pop(); var b = Pop(); var a = Pop(); Push(Tuple([a, b, c])); break; } // TUPLE3
+                case ']': Push(Counted(new List<object?>())); break; // EMPTY_LIST
+                case 'l': Push(Counted(PopMark())); break; // LIST
                 case 'a': { var v = Pop(); AsList(Peek()).Add(v); break; } // APPEND
                 case 'e': { var items = PopMark(); AsList(Peek()).AddRange(items); break; } // APPENDS
-                case '}': Push(new PyDict()); break; // EMPTY_DICT
+                case '}': Push(Counted(new PyDict())); break; // EMPTY_DICT
                 case 'd': { var items = PopMark(); Push(DictOf(items)); break; } // DICT
                 case 's': { var v = Pop(); var k = Pop(); AsDict(Peek()).Set(k, v); break; } // SETITEM
                 case 'u': // SETITEMS
@@ -169,14 +259,14 @@ public sealed class PickleReader
                     for (int i = 0; i < items.Count; i += 2) d.Set(items[i], items[i + 1]);
                     break;
                 }
-                case 0x8f: Push(new PySet([])); break; // EMPTY_SET
-                case 0x90: { var items = PopMark(); AsSet(Peek()).Items.AddRange(items); break; } // ADDITEMS
-                case 0x91: Push(new PySet(PopMark())); break; // FROZENSET
+                case 0x8f: Push(Counted(new PySet([]))); break; // EMPTY_SET
+                case 0x90: { var items = PopMark(); AsSetItems(Peek()).AddRange(items); break; } // ADDITEMS
+                case 0x91: Push(Counted(new PySet(PopMark()))); break; // FROZENSET
 
-                case 'p': _memo[ParseIndex(ReadLine())] = Peek(); break; // PUT
-                case 'q': _memo[ReadByte()] = Peek(); break; // BINPUT
-                case 'r': _memo[BinaryPrimitives.ReadUInt32LittleEndian(Read(4))] = Peek(); break; // LONG_BINPUT
-                case 0x94: _memo[_memo.Count] = Peek(); break; // MEMOIZE
+                case 'p': Memoize(ParseIndex(ReadLine())); break; // PUT
+                case 'q': Memoize(ReadByte()); break; // BINPUT
+                case 'r': Memoize(BinaryPrimitives.ReadUInt32LittleEndian(Read(4))); break; // LONG_BINPUT
+                case 0x94: Memoize(_memo.Count); break; // MEMOIZE
                 case 'g': Push(Memo(ParseIndex(ReadLine()))); break; // GET
                 case 'h': Push(Memo(ReadByte())); break; // BINGET
                 case 'j': Push(Memo(BinaryPrimitives.ReadUInt32LittleEndian(Read(4)))); break; // LONG_BINGET
@@ -195,15 +285,16 @@ public sealed class PickleReader
                     Push(_resolver.Global(module, name));
                     break;
                 }
-                case 'R': { var args = AsTuple(Pop()); var f = Pop(); Push(_resolver.Call(f!, args)); break; } // REDUCE
-                case 0x81: { var args = AsTuple(Pop()); var cls = Pop(); Push(_resolver.Call(cls!, args)); break; } // NEWOBJ
+                case 'R': { var args = AsTuple(Pop()); var f = Pop(); Push(Call(f, args)); break; } // REDUCE
+                case 0x81: { var args = AsTuple(Pop()); var cls = Pop(); Push(Call(cls, args)); break; } // NEWOBJ
                 case 0x92: // NEWOBJ_EX
                 {
                     var kwargs = Pop();
                     var args = AsTuple(Pop());
                     var cls = Pop();
+                    if (cls is PyGlobal or PyObject) { Push(Call(cls, Tuple([.. args.Items, kwargs]))); break; }
                     if (kwargs is not PyDict { Count: 0 }) throw Corrupt("NEWOBJ_EX with keyword arguments");
-                    Push(_resolver.Call(cls!, args));
+                    Push(Call(cls, args));
                     break;
                 }
                 case 'i': // INST module\nname\n: a class from the text, arguments from the mark
@@ -211,23 +302,29 @@ public sealed class PickleReader
                     var module = ReadLine();
                     var name = ReadLine();
                     var cls = _resolver.Global(module, name);
-                    Push(_resolver.Call(cls, new PyTuple(PopMark().ToArray())));
+                    Push(Call(cls, Tuple(PopMark().ToArray())));
                     break;
                 }
                 case 'o': // OBJ: class and arguments from the mark
                 {
                     var items = PopMark();
                     if (items.Count == 0) throw Corrupt("OBJ without a class");
-                    Push(_resolver.Call(items[0]!, new PyTuple(items.Skip(1).ToArray())));
+                    Push(Call(items[0], Tuple(items.Skip(1).ToArray())));
                     break;
                 }
-                case 'b': { var state = Pop(); _resolver.Build(Peek(), state); break; } // BUILD
+                case 'b': // BUILD
+                {
+                    var state = Pop();
+                    if (Peek() is PyObject o) o.State = state;
+                    else _resolver.Build(Peek(), state);
+                    break;
+                }
                 case 'P': Push(_resolver.PersistentLoad(ReadLine())); break; // PERSID
                 case 'Q': Push(_resolver.PersistentLoad(Pop())); break; // BINPERSID
 
-                case 0x82 or 0x83 or 0x84:
-                    throw new LstmPortException(ErrorIds.UnsafePickleGlobal,
-                        $"'{_path}': the pickle refers to an object through the copyreg extension registry (opcode EXT); only tensors and plain containers are loaded.", _path);
+                case 0x82: Push(Extension(ReadByte())); break; // EXT1
+                case 0x83: Push(Extension(BinaryPrimitives.ReadUInt16LittleEndian(Read(2)))); break; // EXT2
+                case 0x84: Push(Extension(BinaryPrimitives.ReadInt32LittleEndian(Read(4)))); break; // EXT4
                 case 0x97 or 0x98:
                     throw Corrupt("the pickle uses out-of-band buffers (NEXT_BUFFER / READONLY_BUFFER), which a file cannot supply");
                 default:
@@ -237,51 +334,100 @@ public sealed class PickleReader
         }
     }
 
+    // ---- calls: inert records for what the resolver leaves inert, the resolver for its own tokens ----
+
+    object? Call(object? callable, PyTuple args) => callable switch
+    {
+        PyGlobal or PyObject => Counted(new PyObject(callable, args)),
+        null => throw Corrupt("the pickle calls None"),
+        _ => _resolver.Call(callable, args),
+    };
+
+    // The copyreg extension registry maps a code to a global the unpickling process registered; a
+    // file cannot know it, so it goes to the resolver under a name that says what it is.
+    object Extension(long code) => _resolver.Global("copyreg._extension_registry", code.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
     // ---- stack ----
 
     void Push(object? o)
     {
-        if (_stack.Count >= MaxDepth) throw Corrupt("the pickle stack is deeper than 100000");
+        if (_stack.Count >= _limits.Stack) throw new PickleLimitException($"a stack of more than {_limits.Stack} items");
         _stack.Add(o);
     }
 
     object? Pop()
     {
-        if (_stack.Count == 0) throw Corrupt("the pickle pops from an empty stack");
+        if (_stack.Count == 0 || _marks.Count > 0 && _stack.Count == _marks.Peek()) throw Corrupt("the pickle pops from an empty stack");
         var o = _stack[^1];
         _stack.RemoveAt(_stack.Count - 1);
         return o;
     }
 
-    object? Peek() => _stack.Count == 0 ? throw Corrupt("the pickle reads from an empty stack") : _stack[^1];
+    object? Peek() => _stack.Count == 0 || _marks.Count > 0 && _stack.Count == _marks.Peek()
+        ? throw Corrupt("the pickle reads from an empty stack") : _stack[^1];
 
     List<object?> PopMark()
     {
         if (_marks.Count == 0) throw Corrupt("the pickle closes a MARK it never opened");
-        var items = _stack;
-        _stack = _marks.Pop();
+        int at = _marks.Pop();
+        var items = _stack.GetRange(at, _stack.Count - at);
+        _stack.RemoveRange(at, _stack.Count - at);
         return items;
+    }
+
+    void Memoize(long index)
+    {
+        if (_memo.Count >= _limits.Memo && !_memo.ContainsKey(index)) throw new PickleLimitException($"more than {_limits.Memo} memo entries");
+        _memo[index] = Peek();
     }
 
     object? Memo(long i) => _memo.TryGetValue(i, out var o) ? o : throw Corrupt($"the pickle reads memo {i}, which was never stored");
 
-    List<object?> AsList(object? o) => o as List<object?> ?? throw Corrupt($"APPEND to a {TypeName(o)}, not a list");
-    PyDict AsDict(object? o) => o as PyDict ?? throw Corrupt($"SETITEM on a {TypeName(o)}, not a dict");
-    PySet AsSet(object? o) => o as PySet ?? throw Corrupt($"ADDITEMS on a {TypeName(o)}, not a set");
+    T Counted<T>(T container)
+    {
+        if (++_containers > _limits.Containers) throw new PickleLimitException($"more than {_limits.Containers} containers and objects");
+        return container;
+    }
+
+    PyTuple Tuple(object?[] items) => Counted(new PyTuple(items));
+
+    // Dict and list subclasses the pickle leaves inert (defaultdict, Counter, ...) still receive their items.
+    List<object?> AsList(object? o) => o switch
+    {
+        List<object?> l => l,
+        PyObject p => p.List ??= [],
+        _ => throw Corrupt($"APPEND to a {TypeName(o)}, not a list"),
+    };
+
+    PyDict AsDict(object? o) => o switch
+    {
+        PyDict d => d,
+        PyObject p => p.Items ??= Counted(new PyDict()),
+        _ => throw Corrupt($"SETITEM on a {TypeName(o)}, not a dict"),
+    };
+
+    List<object?> AsSetItems(object? o) => o switch
+    {
+        PySet s => s.Items,
+        PyObject p => p.List ??= [],
+        _ => throw Corrupt($"ADDITEMS on a {TypeName(o)}, not a set"),
+    };
+
     PyTuple AsTuple(object? o) => o as PyTuple ?? throw Corrupt($"call arguments are a {TypeName(o)}, not a tuple");
 
     PyDict DictOf(List<object?> items)
     {
         if (items.Count % 2 != 0) throw Corrupt("DICT has an odd number of items");
-        var d = new PyDict();
+        var d = Counted(new PyDict());
         for (int i = 0; i < items.Count; i += 2) d.Set(items[i], items[i + 1]);
         return d;
     }
 
-    internal static string TypeName(object? o) => o switch
+    public static string TypeName(object? o) => o switch
     {
         null => "None", string => "str", long or BigInteger => "int", double => "float", bool => "bool",
         byte[] => "bytes", List<object?> => "list", PyTuple => "tuple", PyDict => "dict", PySet => "set",
+        PyGlobal g => g.FullName, PyObject p => p.Class is { } c ? $"{c.FullName} object" : "object",
         _ => o.GetType().Name,
     };
 
@@ -335,7 +481,10 @@ public sealed class PickleReader
     {
         if (le.Length == 0) return 0L;
         var v = new BigInteger(le, isUnsigned: false, isBigEndian: false);
-        return v >= long.MinValue && v <= long.MaxValue ? (long)v : v;
+        // Not a ?: expression: its type would be BigInteger, and every LONG1 (any int past 2^31, such
+        // as the size of a storage over 2 G elements) would come back as one.
+        if (v >= long.MinValue && v <= long.MaxValue) return (long)v;
+        return v;
     }
 
     object ParseInt(string s)
@@ -348,6 +497,8 @@ public sealed class PickleReader
     object ParseLong(string s)
     {
         s = s.TrimEnd('L');
+        // Decimal parsing is quadratic: bounded as Python bounds int(str) (4300 digits).
+        if (s.Length > _limits.IntDigits) throw new PickleLimitException($"an integer of more than {_limits.IntDigits} digits");
         if (long.TryParse(s, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var l)) return l;
         if (BigInteger.TryParse(s, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var b)) return b;
         throw Corrupt($"'{s}' is not an integer");

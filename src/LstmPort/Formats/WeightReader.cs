@@ -10,7 +10,7 @@ namespace LstmPort.Formats;
 /// </summary>
 public static class WeightReader
 {
-    static readonly IWeightReader[] Readers = [new SafetensorsReader(), new TorchFileReader(), new KerasHdf5Reader(), new KerasArchiveReader(),
+    static readonly IWeightReader[] Readers = [new SafetensorsReader(), new TorchFileReader(), new TorchScriptReader(), new KerasHdf5Reader(), new KerasArchiveReader(),
         new CheckpointReader(), new SavedModelReader(), new FrozenGraphReader()];
 
     public static WeightFile Read(string path, WeightFormat format = WeightFormat.Auto, ReadOptions? options = null)

@@ -26,6 +26,7 @@ public static class ErrorIds
     public const string UnsupportedSlicedTensor = nameof(UnsupportedSlicedTensor);
     public const string UnsafePickleGlobal = nameof(UnsafePickleGlobal);
     public const string UnknownPickleOpcode = nameof(UnknownPickleOpcode);
+    public const string PickleLimitExceeded = nameof(PickleLimitExceeded);
     public const string NoTensors = nameof(NoTensors);
     public const string TruncatedFile = nameof(TruncatedFile);
     public const string CorruptFile = nameof(CorruptFile);
@@ -103,7 +104,9 @@ public static class ErrorIds
             [UnsupportedSlicedTensor] = (ErrorKind.NotSupported, "A checkpoint tensor stored as partitioned slices.",
                 "Save the variables unpartitioned."),
             [UnsafePickleGlobal] = (ErrorKind.Security, "A PyTorch pickle names code to run; it is never run.",
-                "Save a plain state_dict; do not trust the file."),
+                "Use -SkipUnsafeObjects for its tensors, or save a state_dict."),
+            [PickleLimitExceeded] = (ErrorKind.InvalidData, "A pickle needs more stack, nesting, memo or objects than allowed.",
+                "Do not trust the file; save a plain state_dict."),
             [UnknownPickleOpcode] = (ErrorKind.InvalidData, "A pickle opcode that no PyTorch state_dict uses.",
                 "Re-save the state_dict with torch.save."),
             [NoTensors] = (ErrorKind.InvalidData, "The file, or the input to write, holds no tensors.",

@@ -43,6 +43,31 @@ public sealed class DetectionTests
         Assert.True(wrong.Count == 0, string.Join("\n", wrong));
     }
 
+    /// <summary>Every kind of PyTorch file torch_checkpoints.py makes, and the reader that must claim it.</summary>
+    public static TheoryData<string, bool, WeightFormat> GeneratedTorchKinds => new()
+    {
+        { "checkpoint", false, WeightFormat.PyTorch }, { "checkpoint", true, WeightFormat.PyTorch },
+        { "dataparallel", false, WeightFormat.PyTorch }, { "flat_views", true, WeightFormat.PyTorch },
+        { "half", false, WeightFormat.PyTorch }, { "namespace", false, WeightFormat.PyTorch },
+        { "namespace", true, WeightFormat.PyTorch }, { "whole_model", false, WeightFormat.PyTorch },
+        { "lightning", false, WeightFormat.PyTorch }, { "sparse", false, WeightFormat.PyTorch },
+        { "script", false, WeightFormat.TorchScript }, { "trace", false, WeightFormat.TorchScript },
+        { "frozen", false, WeightFormat.TorchScript },
+    };
+
+    [SkippableTheory]
+    [MemberData(nameof(GeneratedTorchKinds))]
+    public void Every_generated_PyTorch_kind_is_claimed_by_its_reader_whatever_its_name(string kind, bool legacy, WeightFormat format)
+    {
+        using var dir = new TempDir();
+        var path = dir.File(kind + ".pt");
+        Python.Run("torch_checkpoints.py", legacy ? ["make", path, kind, "legacy"] : ["make", path, kind]);
+        Assert.Equal(format, WeightReader.DetectFormat(path));
+        var renamed = dir.File("weights.keras");
+        File.Copy(path, renamed);
+        Assert.Equal(format, WeightReader.DetectFormat(renamed));
+    }
+
     [SkippableFact]
     public void Content_decides_not_the_file_name()
     {
