@@ -12,7 +12,7 @@ namespace LstmPort.Frameworks.Onnx;
 /// Onnx layout for the equivalence check: each layer and direction runs in ONNX Runtime itself. A
 /// one-node model (LSTM/GRU/RNN with the direction's slice of W, R, B, P as initializers and its
 /// attributes; Gemm or MatMul+Add for a dense layer) is built in memory and run on the check's
-/// input, in float64 where ONNX Runtime's CPU kernel has it and float32 otherwise.
+/// input (recurrent layers in float32, the only type ONNX Runtime's CPU kernels have; Gemm in float64).
 /// </summary>
 internal sealed class OnnxMaths : ILayoutMaths
 {
@@ -58,22 +58,22 @@ internal sealed class OnnxMaths : ILayoutMaths
     {
         OnnxRuntimeNative.EnsureLoaded();
         x = x.to_type(Precision);
+        // ONNX Runtime's CPU LSTM, GRU and RNN kernels compute in float32 only ("LSTM operator does
+        // not support double yet"): the layer runs in float32 and its outputs come back as float64.
         try
         {
-            return Run(g, x, OnnxDataType.Double);
+            return Run(g, x, g.LayerType == LayerType.Dense ? OnnxDataType.Double : OnnxDataType.Float);
         }
-        catch (OnnxRuntimeException e) when (e.Message.Contains("NOT_IMPLEMENTED", StringComparison.OrdinalIgnoreCase)
-            || e.Message.Contains("Could not find an implementation", StringComparison.OrdinalIgnoreCase))
+        catch (OnnxRuntimeException e)
         {
-            // ONNX Runtime's CPU GRU and RNN kernels are float32 only.
-            return Run(g, x, OnnxDataType.Float);
+            throw new LstmPortException(ErrorIds.OnnxRunFailed, $"{g.Describe()}: ONNX Runtime could not run the layer: {e.Message}", g.Layer, e);
         }
     }
 
     LayerOutputs Run(LayerGroup g, Tensor x, int elem)
     {
-        var model = g.LayerType == LayerType.Dense ? DenseModel(g, x.shape[^1], elem) : RecurrentModel(g, x.shape, elem, out _);
-        using var options = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+        var model = g.LayerType == LayerType.Dense ? DenseModel(g, x.shape, elem) : RecurrentModel(g, x.shape, elem, out _);
+        using var options = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL };
         using var session = new InferenceSession(model, options);
         var shape = x.shape.Select(d => (int)d).ToArray();
         var input = elem == OnnxDataType.Double
@@ -144,7 +144,7 @@ internal sealed class OnnxMaths : ILayoutMaths
         return OnnxProto.Model(OnnxWriter.IrVersion, OnnxWriter.Opset, "LstmPort", "check", graph).ToArray();
     }
 
-    static byte[] DenseModel(LayerGroup g, long inputSize, int elem)
+    static byte[] DenseModel(LayerGroup g, long[] xShape, int elem)
     {
         var graph = new Containers.ProtoWriter();
         var st = elem == OnnxDataType.Double ? ScalarType.Float64 : ScalarType.Float32;
@@ -158,18 +158,16 @@ internal sealed class OnnxMaths : ILayoutMaths
             graph.Message(5, OnnxProto.Tensor("Bd", bt.shape, elem, Bytes(bt)));
             inputs.Add("Bd");
         }
-        long units = transB ? w.Shape[0] : w.Shape[1];
+        long units = transB ? w.Shape[0] : w.Shape[1], inputSize = xShape[^1];
         // Gemm takes a matrix: X [T,B,in] → [T*B,in] → Gemm → [T,B,units].
         graph.Message(5, OnnxProto.Tensor("shape_in", [2], OnnxDataType.Int64, Bytes(tensor(new long[] { -1, inputSize }))));
         graph.Message(1, OnnxProto.Node("flatten", "Reshape", ["X", "shape_in"], ["X2"], []));
         graph.Message(1, OnnxProto.Node("dense", "Gemm", inputs, ["Y2"], [OnnxProto.IntAttribute("transB", transB ? 1 : 0)]));
-        graph.Message(1, OnnxProto.Node("shape", "Shape", ["X"], ["xs"], [OnnxProto.IntAttribute("end", -1)]));
-        graph.Message(5, OnnxProto.Tensor("units", [1], OnnxDataType.Int64, Bytes(tensor(new long[] { units }))));
-        graph.Message(1, OnnxProto.Node("outshape", "Concat", ["xs", "units"], ["ys"], [OnnxProto.IntAttribute("axis", 0)]));
+        graph.Message(5, OnnxProto.Tensor("ys", [xShape.Length], OnnxDataType.Int64, Bytes(tensor([.. xShape[..^1], units]))));
         graph.Message(1, OnnxProto.Node("unflatten", "Reshape", ["Y2", "ys"], ["Y"], []));
         graph.String(2, "lstmport_check");
-        graph.Message(11, OnnxProto.ValueInfo("X", elem, [null, null, inputSize]));
-        graph.Message(12, OnnxProto.ValueInfo("Y", elem, [null, null, units]));
+        graph.Message(11, OnnxProto.ValueInfo("X", elem, xShape.Select(d => (long?)d)));
+        graph.Message(12, OnnxProto.ValueInfo("Y", elem, [.. xShape[..^1].Select(d => (long?)d), units]));
         return OnnxProto.Model(OnnxWriter.IrVersion, OnnxWriter.Opset, "LstmPort", "check", graph).ToArray();
     }
 

@@ -96,7 +96,7 @@ public sealed class OnnxReader : IWeightReader
                 catch (InvalidDataException e) { throw new LstmPortException(ErrorIds.CorruptFile, $"'{file}' is not a valid TensorProto: {e.Message}.", file, e); }
             }
             if (supplied.Count > 0)
-                Notes.Add($"{path}: weights {string.Join(", ", supplied.Keys)} are graph inputs; their values were read from test_data_set_0 (input_<k>.pb for the k-th graph input without an initializer).");
+                Notes.Add($"weights {string.Join(", ", supplied.Keys)} are graph inputs; their values were read from test_data_set_0 (input_<k>.pb for the k-th graph input without an initializer).");
             return supplied;
         }
 
@@ -183,7 +183,7 @@ public sealed class OnnxReader : IWeightReader
                     throw new LstmPortException(ErrorIds.ShapeMismatch, $"{path}: layer {layer}: P is [{string.Join(",", pShape)}]; expected [{dirs},{3 * h}].", layer);
                 bool zero;
                 using (var pv = scope.Value(p)) zero = pv.count_nonzero().item<long>() == 0;
-                if (zero) Notes.Add($"{path}: layer {layer}: peepholes P are all zero, so the layer has none (P left out).");
+                if (zero) Notes.Add($"layer {layer}: peepholes P are all zero, so the layer has none (P left out).");
                 else
                 {
                     tensors.Add((p, TensorRole.Peephole, pShape, pt));
