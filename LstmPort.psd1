@@ -17,6 +17,7 @@
         'Get-LstmLayer'
         'ConvertTo-TorchLayout'
         'ConvertTo-KerasLayout'
+        'ConvertTo-OnnxLayout'
         'Split-LstmBias'
         'Merge-LstmBias'
         'Test-LstmEquivalence'

@@ -125,7 +125,7 @@ public sealed partial class HelpTests(ModuleSession ps) : IClassFixture<ModuleSe
     [Fact]
     public void Get_Help_shows_every_piece_of_each_docs_page()
     {
-        Assert.Equal(8, Docs.Count);
+        Assert.Equal(9, Docs.Count);
         foreach (var page in Docs)
         {
             var shown = ps.Objects<string>(GetHelpLines, page.Name);

@@ -11,7 +11,7 @@ namespace LstmPort.Conversion;
 /// <c>[G*h,h]</c> (<c>[G*h,p]</c> with a projection) multiply from the left, gates in
 /// <see cref="Gates.Canonical"/> order; <see cref="BiasIh"/> and <see cref="BiasHh"/> <c>[G*h]</c>,
 /// null when the layer has none (zero); <see cref="Projection"/> <c>[p,h]</c> (PyTorch
-/// weight_hr, TF1 num_proj); <see cref="Peepholes"/> (TF1 w_i_diag, w_f_diag, w_o_diag);</item>
+/// weight_hr, TF1 num_proj); <see cref="Peepholes"/> <c>[3h]</c> in the order i, f, o (TF1 w_i_diag, w_f_diag, w_o_diag; ONNX P);</item>
 /// <item>Dense: <see cref="WeightIh"/> <c>[units,in]</c>, <see cref="BiasIh"/> <c>[units]</c>;
 /// Embedding: <see cref="WeightIh"/> <c>[n,d]</c>;</item>
 /// <item>a layer no framework converts (<see cref="LayerType.Other"/>), or one already in a target's layout that the target keeps as it is (<see cref="IFromCanonical.KeepsOwnLayout"/>): its tensors as read, in <see cref="Unconverted"/>.</item>
@@ -46,7 +46,8 @@ public sealed class CanonicalLayer
     public CanonicalTensor? BiasIh { get; init; }
     public CanonicalTensor? BiasHh { get; init; }
     public CanonicalTensor? Projection { get; init; }
-    public IReadOnlyList<LstmTensor> Peepholes { get; init; } = [];
+    /// <summary>Peephole weights <c>[3h]</c> in the fixed order i, f, o (TF1 w_i_diag, w_f_diag, w_o_diag; ONNX P reordered from i,o,f); null: none.</summary>
+    public CanonicalTensor? Peepholes { get; init; }
     public IReadOnlyList<LstmTensor> Unconverted { get; init; } = [];
 
     /// <summary>What reaching this form did besides transposing and reordering gates (a CuDNN layout undone, a forget_bias folded), for the log.</summary>

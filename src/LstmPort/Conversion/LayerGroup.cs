@@ -123,7 +123,9 @@ public sealed class LayerGroup
 
     /// <summary>
     /// Groups tensors by (Layer, StackIndex, Direction, Layout) in the order groups first appear,
-    /// which is layer order for every reader. Tensors keep their order within a group.
+    /// which is layer order for every reader. Tensors keep their order within a group. An Onnx-layout
+    /// layer with direction "bidirectional" holds both directions in each tensor: it gives a forward
+    /// and a backward group over the same tensors.
     /// </summary>
     public static IReadOnlyList<LayerGroup> Group(IEnumerable<LstmTensor> tensors)
     {
@@ -139,6 +141,14 @@ public sealed class LayerGroup
             }
             list.Add(t);
         }
-        return order.Select(k => new LayerGroup(k.Item1, k.Item2, k.Item3, members[k])).ToList();
+        var groups = new List<LayerGroup>();
+        foreach (var k in order)
+        {
+            groups.Add(new LayerGroup(k.Item1, k.Item2, k.Item3, members[k]));
+            // ONNX keeps both directions in one tensor ([num_directions, ...]): one group per direction over the same tensors.
+            if (k.Item4 == Layout.Onnx && k.Item3 == Direction.Forward && groups[^1].Text(ConfigKeys.Direction) == "bidirectional")
+                groups.Add(new LayerGroup(k.Item1, k.Item2, Direction.Backward, members[k]));
+        }
+        return groups;
     }
 }

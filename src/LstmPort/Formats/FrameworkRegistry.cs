@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using LstmPort.Conversion;
 using LstmPort.Frameworks.Keras;
+using LstmPort.Frameworks.Onnx;
 using LstmPort.Frameworks.TensorFlow;
 using LstmPort.Frameworks.Torch;
 
@@ -19,6 +20,7 @@ static class FrameworkRegistry
         Add(new KerasMaths(), new KerasMapping(), new KerasMapping());
         Add(new TorchMaths(), new TorchMapping(), new TorchMapping());
         Add(new Tf1Maths(), new Tf1Mapping(), to: null);
+        Add(new OnnxMaths(), new OnnxMapping(), new OnnxMapping());
     }
 
     static void Add(ILayoutMaths maths, IToCanonical from, IFromCanonical? to)

@@ -1,4 +1,5 @@
 using LstmPort.Frameworks.Keras;
+using LstmPort.Frameworks.Onnx;
 using LstmPort.Frameworks.TensorFlow;
 using LstmPort.Frameworks.Torch;
 
@@ -11,7 +12,7 @@ namespace LstmPort.Formats;
 public static class WeightReader
 {
     static readonly IWeightReader[] Readers = [new SafetensorsReader(), new TorchFileReader(), new TorchScriptReader(), new KerasHdf5Reader(), new KerasArchiveReader(),
-        new CheckpointReader(), new SavedModelReader(), new FrozenGraphReader()];
+        new CheckpointReader(), new SavedModelReader(), new FrozenGraphReader(), new OnnxReader()];
 
     public static WeightFile Read(string path, WeightFormat format = WeightFormat.Auto, ReadOptions? options = null)
     {

@@ -1,4 +1,5 @@
 using LstmPort.Frameworks.Keras;
+using LstmPort.Frameworks.Onnx;
 using LstmPort.Frameworks.Torch;
 using LstmPort.Runtime;
 
@@ -24,7 +25,7 @@ public interface IWeightWriter
 /// </summary>
 public static class WeightWriter
 {
-    static readonly List<IWeightWriter> Writers = [new SafetensorsWriter(), new TorchFileWriter(), new KerasHdf5Writer()];
+    static readonly List<IWeightWriter> Writers = [new SafetensorsWriter(), new TorchFileWriter(), new KerasHdf5Writer(), new OnnxWriter()];
 
     /// <summary>Adds a writer (a format added later plugs in here).</summary>
     public static void Register(IWeightWriter writer)

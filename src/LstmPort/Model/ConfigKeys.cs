@@ -24,6 +24,17 @@ public static class ConfigKeys
     public const string NumProj = "num_proj";                         // int (TF1 LSTMCell projection)
     public const string KerasVersion = "keras_version";               // string, as the file records it
     public const string Backend = "backend";                          // string: tensorflow, theano, cntk
+    // ONNX LSTM/GRU/RNN operator attributes (https://onnx.ai/onnx/operators/), as the Onnx layout's Config holds them.
+    public const string HiddenSize = "hidden_size";                   // int
+    /// <summary>string: forward, reverse or bidirectional (an Onnx-layout tensor holds every direction along its first dimension).</summary>
+    public const string Direction = "direction";
+    public const string OnnxLayout = "layout";                        // int: 0 = [T,B,in], 1 = [B,T,in] (run-time only)
+    public const string Activations = "activations";                  // string[]: ONNX names, per direction (f, g, h for LSTM)
+    public const string ActivationAlpha = "activation_alpha";         // double[]
+    public const string ActivationBeta = "activation_beta";           // double[]
+    public const string Clip = "clip";                                // double: cell clip threshold (ONNX)
+    public const string InputForget = "input_forget";                 // bool: LSTM couples input and forget gates
+    public const string LinearBeforeReset = "linear_before_reset";    // bool: GRU (true = PyTorch, Keras reset_after=True)
     /// <summary>string[]: keys whose values were inferred (weights-only files), not read from a config.</summary>
     public const string Inferred = "inferred";
 }

@@ -66,6 +66,12 @@ public static class ErrorIds
     public const string NotEquivalent = nameof(NotEquivalent);
     public const string CheckFailed = nameof(CheckFailed);
     public const string TorchLoadFailed = nameof(TorchLoadFailed);
+    public const string OnnxNotConstant = nameof(OnnxNotConstant);
+    public const string OnnxExternalDataOutside = nameof(OnnxExternalDataOutside);
+    public const string NotOnnxPortable = nameof(NotOnnxPortable);
+    public const string NotOnnxLayout = nameof(NotOnnxLayout);
+    public const string OnnxRunFailed = nameof(OnnxRunFailed);
+    public const string OnnxRuntimeLoadFailed = nameof(OnnxRuntimeLoadFailed);
 
     /// <summary>Each id's kind, meaning and what to do: the single source of an id's kind.</summary>
     public static IReadOnlyDictionary<string, (ErrorKind Kind, string Meaning, string WhatToDo)> Catalogue { get; } =
@@ -186,6 +192,18 @@ public static class ErrorIds
             [CheckFailed] = (ErrorKind.InvalidData, "A layer could not be run for an unexpected reason.",
                 "See the Reason; report it as a bug."),
             [TorchLoadFailed] = (ErrorKind.ResourceUnavailable, "The native libtorch library could not be loaded.",
+                "Reinstall the module for this platform."),
+            [OnnxNotConstant] = (ErrorKind.NotSupported, "An ONNX layer's weight is a run-time input or computed by an operator LstmPort does not fold.",
+                "Export the model with weights as initializers (or give the backend test's test_data_set_0)."),
+            [OnnxExternalDataOutside] = (ErrorKind.Security, "An ONNX tensor names external data outside the model's folder; it is never read.",
+                "Keep external data files inside the model's folder; do not trust the file."),
+            [NotOnnxPortable] = (ErrorKind.InvalidData, "The layer has no exact ONNX operator equivalent.",
+                "Keep it in its framework or change the model."),
+            [NotOnnxLayout] = (ErrorKind.InvalidArgument, "An .onnx file is asked to hold tensors of another layout.",
+                "Run ConvertTo-OnnxLayout first."),
+            [OnnxRunFailed] = (ErrorKind.InvalidData, "ONNX Runtime refused or failed to run a layer.",
+                "See the message; check the layer's attributes and shapes."),
+            [OnnxRuntimeLoadFailed] = (ErrorKind.ResourceUnavailable, "The native ONNX Runtime library could not be loaded.",
                 "Reinstall the module for this platform."),
         };
 

@@ -14,7 +14,10 @@ public sealed class LstmLayer
         Layout = first.Layout;
         Units = first.Units;
         InputSize = first.InputSize;
-        Bidirectional = tensors.Any(t => t.Direction == Direction.Backward);
+        Bidirectional = tensors.Any(t => t.Direction == Direction.Backward)
+            || (first.Config.TryGetValue(ConfigKeys.Direction, out var d) && d is "bidirectional");
+        if (!Bidirectional && first.Config.TryGetValue(ConfigKeys.GoBackwards, out var gb) && gb is true or "true" or "True")
+            Note = "reads its input reversed (go_backwards, ONNX direction=reverse): in PyTorch its weights go to l0, not l0_reverse; reverse the sequence before the layer and its outputs after";
         Depth = tensors.Max(t => t.StackIndex) + 1;
         Parameters = tensors.Sum(t => t.ElementCount);
         Config = first.Config;
@@ -36,6 +39,8 @@ public sealed class LstmLayer
     public bool TorchPortable => Reason is null;
     /// <summary>Why the layer has no exact PyTorch equivalent; null when it has one.</summary>
     public string? Reason { get; }
+    /// <summary>What to know when using the layer in PyTorch although it is portable (a layer that reads its input reversed); null otherwise.</summary>
+    public string? Note { get; }
     public IReadOnlyDictionary<string, object?> Config { get; }
     public string? Source { get; }
     public IReadOnlyList<LstmTensor> Tensors { get; }

@@ -21,7 +21,7 @@ public sealed class DetectionTests
         ("*.th", WeightFormat.PyTorch),
         ("frozen_model.pb", WeightFormat.FrozenGraph),
         ("*.index", WeightFormat.TensorFlowCheckpoint),
-        ("*.onnx", null),                          // no ONNX reader yet
+        ("*.onnx", WeightFormat.Onnx),
     ];
 
     [SkippableFact]

@@ -98,8 +98,10 @@ internal sealed class KerasMapping : IToCanonical, IFromCanonical
     static string? Blocker(CanonicalLayer c)
     {
         if (c.Projection is not null) return "an output projection (PyTorch proj_size, TF1 num_proj): Keras LSTM has none";
-        if (c.Peepholes.Count > 0 || c.Flag(ConfigKeys.UsePeepholes)) return "peephole connections (w_i_diag, w_f_diag, w_o_diag): Keras LSTM has none";
+        if (c.Peepholes is not null || c.Flag(ConfigKeys.UsePeepholes)) return "peephole connections (w_i_diag, w_f_diag, w_o_diag): Keras LSTM has none";
         if (c.CellClip is double clip) return $"cell_clip {clip}: Keras LSTM does not clip its cell state";
+        if (c.Text(ConfigKeys.Clip) is string onnxClip) return $"ONNX clip {onnxClip}: Keras does not clip the gates' inputs";
+        if (c.Flag(ConfigKeys.InputForget)) return "ONNX input_forget=1 (input and forget gates coupled): Keras LSTM has no such option";
         return null;
     }
 

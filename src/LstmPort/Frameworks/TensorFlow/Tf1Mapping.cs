@@ -74,13 +74,30 @@ internal sealed class Tf1Mapping : IToCanonical
                 return b;
             }),
             Projection = projection is null ? null : CanonicalTensor.Of(projection).Map([recurrentIn, h], TensorMemory.Transposed),
-            Peepholes = g.All(TensorRole.Peephole),
+            Peepholes = Peepholes(g, h),
             SourceOrder = Order,
             SourceFromRight = true,
         };
         c.Steps.Add("fused kernel split into input and recurrent rows");
         c.Steps.Add($"forget_bias {forgetBias.ToString(CultureInfo.InvariantCulture)} folded into the forget-gate bias");
         return c;
+    }
+
+    /// <summary>w_i_diag, w_f_diag, w_o_diag (found by name) as one [3h] tensor in the canonical order i, f, o; a missing one is zeros.</summary>
+    static CanonicalTensor? Peepholes(LayerGroup g, int h)
+    {
+        var all = g.All(TensorRole.Peephole);
+        if (all.Count == 0) return null;
+        LstmTensor? Diag(string gate) => all.FirstOrDefault(t => t.Name.Split('/')[^1].Split(':')[0] == $"w_{gate}_diag");
+        var parts = new[] { Diag("i"), Diag("f"), Diag("o") };
+        foreach (var p in parts) if (p is not null) g.CheckShape(p, h);
+        var dtype = all[0].DType;
+        return CanonicalTensor.Make([3 * h], dtype, all[0].Source, () =>
+        {
+            var leases = parts.Select(p => p?.Borrow()).ToList();
+            try { return cat(leases.Select(l => l is not { } lease ? zeros(h, DTypes.Parse(dtype)) : lease.Tensor.to_type(DTypes.Parse(dtype))).ToList(), 0); }
+            finally { foreach (var l in leases) l?.Dispose(); }
+        });
     }
 
     static CanonicalLayer Gru(LayerGroup g)

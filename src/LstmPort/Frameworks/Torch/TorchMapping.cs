@@ -93,7 +93,7 @@ internal sealed class TorchMapping : IToCanonical, IFromCanonical
                 continue;
             }
             var settings = new Dictionary<string, object?>(c.Settings, StringComparer.OrdinalIgnoreCase);
-            var reason = TorchPortability.Blocker(c.LayerType, c.Settings) ?? (c.Peepholes.Count > 0 ? "peepholes" : null);
+            var reason = TorchPortability.Blocker(c.LayerType, c.Settings) ?? (c.Peepholes is not null ? "peepholes" : null);
             if (reason is not null)
             {
                 if (!options.Force)

@@ -48,6 +48,28 @@ public static class TorchModules
         if (hasBias) { CheckShape(g, bih!, gates * h); CheckShape(g, bhh!, gates * h); }
 
         bool backward = g.Direction == Direction.Backward;
+        // A one-direction layer that reads its input reversed (go_backwards: a Keras go_backwards
+        // or ONNX reverse layer converted to l0) is an l0 run on the reversed sequence, outputs
+        // put back in input time order: what the reverse half of a bidirectional module computes.
+        if (!backward && (Bool(g, ConfigKeys.GoBackwards) ?? false))
+        {
+            var r = RunLayerForward(g, x.flip(0));
+            return r with { Output = r.Output.flip(0) };
+        }
+        return RunLayerForward(g, x);
+    }
+
+    static LayerOutputs RunLayerForward(LayerGroup g, Tensor x)
+    {
+        int gates = Gates.Blocks(g.LayerType);
+        var wih = g.Require(TensorRole.Kernel);
+        var whh = g.Require(TensorRole.RecurrentKernel);
+        int h = whh.Shape[1];
+        long inputSize = x.shape[^1];
+        var bih = g.Find(TensorRole.InputBias);
+        var bhh = g.Find(TensorRole.RecurrentBias);
+        bool hasBias = bih is not null;
+        bool backward = g.Direction == Direction.Backward;
         using torch.nn.Module module = g.LayerType switch
         {
             LayerType.LSTM => torch.nn.LSTM(inputSize, h, 1, hasBias, false, 0, backward),

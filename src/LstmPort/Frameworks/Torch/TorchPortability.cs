@@ -27,9 +27,12 @@ public static class TorchPortability
             if (recurrent is not null and not "sigmoid") reasons.Add($"{recurrent} recurrent activation");
         }
         if (type == LayerType.GRU && Get(ConfigKeys.ResetAfter) == "false") reasons.Add("GRU reset_after=False");
-        if (Get(ConfigKeys.GoBackwards) == "true") reasons.Add("go_backwards=True (PyTorch has no reversed one-direction layer)");
+        // A one-direction layer that reads its input reversed (Keras go_backwards, ONNX direction=reverse)
+        // is portable: its weights go to l0 and the caller reverses the sequence (LstmLayer.Note says so).
         if (Get(ConfigKeys.UsePeepholes) == "true") reasons.Add("peepholes");
         if (config.TryGetValue(ConfigKeys.CellClip, out var clip) && clip is double c && c > 0) reasons.Add("cell_clip");
+        if (Get(ConfigKeys.Clip) is string onnxClip) reasons.Add($"clip {onnxClip} (ONNX bounds the gates' inputs; PyTorch does not)");
+        if (Get(ConfigKeys.InputForget) is "true" or "True") reasons.Add("input_forget (ONNX couples the input and forget gates)");
         return reasons.Count == 0 ? null : string.Join("; ", reasons);
     }
 }
