@@ -48,6 +48,7 @@ public sealed class CheckpointReader : IWeightReader
 
         var hints = new Dictionary<string, CellHints>(StringComparer.Ordinal);
         var cudnn = new Dictionary<string, CudnnHints>(StringComparer.Ordinal);
+        Dictionary<string, int>? order = null;
         var meta = prefix + ".meta";
         if (File.Exists(meta))
         {
@@ -56,6 +57,7 @@ public sealed class CheckpointReader : IWeightReader
                 var graph = TfGraph.ParseMetaGraph(File.ReadAllBytes(meta));
                 hints = graph.CellHints();
                 cudnn = graph.CudnnHints();
+                order = graph.VariableOrder();
             }
             catch (Exception e) when (e is InvalidProtocolBufferException or InvalidDataException or NotSupportedException or OverflowException)
             { warnings.Add($"'{meta}' could not be read ({e.Message}); forget_bias is assumed to be {Tf1Scopes.DefaultForgetBias}"); }
@@ -63,7 +65,7 @@ public sealed class CheckpointReader : IWeightReader
         var variables = bundle.Entries.Where(e => TfDataType.Scalar(e.Entry.DType) is not null)
             .Select(e => new TfVariable(e.Key, e.Entry.Shape.Select(d => (int)d).ToArray(),
                 DTypes.Name(TfDataType.Scalar(e.Entry.DType)!.Value), bundle.Loader(e.Key, e.Entry))).ToList();
-        var d = Tf1Scopes.Describe(variables, hints, source, cudnn);
+        var d = Tf1Scopes.Describe(variables, hints, source, cudnn, order, byName: true);
         warnings.AddRange(d.Warnings);
         errors.AddRange(d.Errors);
         notes.AddRange(d.Notes);

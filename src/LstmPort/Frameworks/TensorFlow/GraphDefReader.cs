@@ -180,6 +180,15 @@ internal sealed class TfGraph
         return hints;
     }
 
+    /// <summary>Where each variable's node sits in the graph: the order the model created its layers in.</summary>
+    public Dictionary<string, int> VariableOrder()
+    {
+        var order = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < Nodes.Count; i++)
+            if (Nodes[i].Op is "VariableV2" or "Variable" or "VarHandleOp") order.TryAdd(Nodes[i].Name, i);
+        return order;
+    }
+
     /// <summary>The integer a Const (or a chain of Identity from one) holds, or null.</summary>
     int? Int(string input) =>
         Source(input) is { Op: "Const" } c && c.Attrs.GetValueOrDefault("value")?.Tensor is { Shape.Length: 0 } v

@@ -119,27 +119,35 @@ internal static partial class Tf1Scopes
         return !m.Success ? null : m.Groups["lstm"].Success ? "lstm" : m.Groups["gru"].Success ? "gru" : "rnn";
     }
 
+    /// <param name="variables">In the model's order when it is known (a graph's node order), else in any order.</param>
+    /// <param name="graphOrder">The position of each variable's node in a graph (a checkpoint's .meta), which orders the layers as the model made them.</param>
+    /// <param name="byName">Order by name (digits as numbers, so cell_10 follows cell_9) where no graph gives the order: a checkpoint's keys.</param>
     public static TfDescription Describe(IReadOnlyList<TfVariable> variables, IReadOnlyDictionary<string, CellHints> hints,
-        string source, IReadOnlyDictionary<string, CudnnHints>? cudnn = null)
+        string source, IReadOnlyDictionary<string, CudnnHints>? cudnn = null, IReadOnlyDictionary<string, int>? graphOrder = null, bool byName = false)
     {
         var d = new TfDescription();
         cudnn ??= new Dictionary<string, CudnnHints>();
+        if (byName || graphOrder is not null)
+            variables = variables.OrderBy(v => graphOrder?.GetValueOrDefault(OutputIndex().Replace(v.Name, ""), int.MaxValue) ?? int.MaxValue)
+                .ThenBy(v => v.Name, NaturalOrder.Instance).ToList();
         var training = new TrainingState.Tally();
         var scopes = new Dictionary<string, List<Member>>(StringComparer.Ordinal);
+        // Scopes and opaque cuDNN buffers, in the order of their first variable.
         var scopeOrder = new List<string>();
+        var items = new List<(string? Scope, TfVariable? Opaque)>();
         var unknown = new List<TfVariable>();
-        var opaque = new List<TfVariable>();
         foreach (var v in variables)
         {
             var name = OutputIndex().Replace(v.Name, "");
             if (TrainingState.Kind(name) is { } kind) { training.Add(kind, name); continue; }
             var split = Split(name);
-            if (split?.Part == Part.Opaque || cudnn.ContainsKey(name)) { opaque.Add(v); continue; }
+            if (split?.Part == Part.Opaque || cudnn.ContainsKey(name)) { items.Add((null, v)); continue; }
             if (split is not { } s) { unknown.Add(v); continue; }
             if (!scopes.TryGetValue(s.Scope, out var members))
             {
                 scopes[s.Scope] = members = [];
                 scopeOrder.Add(s.Scope);
+                items.Add((s.Scope, null));
             }
             members.Add(new Member(v, s.Part));
         }
@@ -159,40 +167,41 @@ internal static partial class Tf1Scopes
                 }
         }
 
-        var others = new List<(TfVariable Variable, string Why)>();
-        foreach (var v in unknown) others.Add((v, "not a part of a cell or dense layer"));
-        foreach (var scope in scopeOrder)
+        var others = new List<TfVariable>(unknown);
+        foreach (var (scope, opaque) in items)
         {
-            var members = scopes[scope];
-            string where = scope.Length == 0 ? "(root)" : scope;
-            if (foreign.TryGetValue(scope, out var extra))
-            {
-                others.AddRange(members.Select(m => (m.Variable, $"{where} also holds {string.Join(", ", extra.Take(3))}{(extra.Count > 3 ? ", ..." : "")}")));
-                continue;
-            }
             try
             {
-                if (DescribeScope(scope, members, hints, source, d.Warnings) is { } tensors) d.Tensors.AddRange(tensors);
-                else others.AddRange(members.Select(m => (m.Variable, $"{where} fits no cell or dense layer")));
+                if (opaque is not null)
+                {
+                    var name = OutputIndex().Replace(opaque.Name, "");
+                    CudnnParams.Describe(opaque, name, cudnn.GetValueOrDefault(name), scopeOrder, source, d);
+                    continue;
+                }
+                var members = scopes[scope!];
+                if (foreign.ContainsKey(scope!)) others.AddRange(members.Select(m => m.Variable));
+                else if (DescribeScope(scope!, members, hints, source, d.Warnings) is { } tensors) d.Tensors.AddRange(tensors);
+                else others.AddRange(members.Select(m => m.Variable));
             }
             catch (LstmPortException e) { d.Errors.Add(e); }
         }
 
-        foreach (var v in opaque)
-        {
-            var name = OutputIndex().Replace(v.Name, "");
-            try { CudnnParams.Describe(v, name, cudnn.GetValueOrDefault(name), scopeOrder, source, d); }
-            catch (LstmPortException e) { d.Errors.Add(e); }
-        }
+        // Within a layer, depths in order and the forward direction first (a checkpoint's sorted keys put bw before fw).
+        var rank = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var t in d.Tensors) rank.TryAdd(t.Layer, rank.Count);
+        var ordered = d.Tensors.Select((t, i) => (t, i)).OrderBy(x => rank[x.t.Layer]).ThenBy(x => x.t.StackIndex)
+            .ThenBy(x => x.t.Direction).ThenBy(x => x.i).Select(x => x.t).ToList();
+        d.Tensors.Clear();
+        d.Tensors.AddRange(ordered);
 
         // Unrecognised variables last, in file order, each its own layer.
         if (others.Count > 0)
         {
             var order = variables.Select((v, i) => (v, i)).ToDictionary(p => p.v, p => p.i);
-            var sorted = others.OrderBy(o => order[o.Variable]).ToList();
-            foreach (var (v, _) in sorted)
+            var sorted = others.OrderBy(o => order[o]).ToList();
+            foreach (var v in sorted)
                 d.Tensors.Add(new LstmTensor(v.Name, v.Name, LayerType.Other, TensorRole.Other, Layout.TensorFlow, v.Shape, v.DType, v.Load, source: source));
-            var shown = sorted.Take(5).Select(o => $"{o.Variable.Name} [{string.Join(",", o.Variable.Shape)}]");
+            var shown = sorted.Take(5).Select(v => $"{v.Name} [{string.Join(",", v.Shape)}]");
             d.Warnings.Add($"{others.Count} variables are not LSTM, GRU or RNN cells or dense layers LstmPort knows, so they are listed as LayerType Other " +
                            $"and left out of conversions: {string.Join(", ", shown)}{(others.Count > 5 ? ", ..." : "")}");
         }
@@ -448,4 +457,33 @@ public static class Tf1Settings
             return new LstmTensor(t.Name, t.Layer, t.LayerType, t.Role, t.Layout, t.Shape, t.DType, () => source.Tensor,
                 t.Direction, t.StackIndex, t.GateOrder, t.Units, t.InputSize, config, t.Source);
         }).ToList();
+}
+
+/// <summary>Orders names with their digit runs as numbers (cell_2 before cell_10), the rest ordinally.</summary>
+internal sealed class NaturalOrder : IComparer<string>
+{
+    public static readonly NaturalOrder Instance = new();
+
+    public int Compare(string? a, string? b)
+    {
+        if (a is null || b is null) return string.CompareOrdinal(a, b);
+        int i = 0, j = 0;
+        while (i < a.Length && j < b.Length)
+        {
+            if (char.IsAsciiDigit(a[i]) && char.IsAsciiDigit(b[j]))
+            {
+                int si = i, sj = j;
+                while (i < a.Length && char.IsAsciiDigit(a[i])) i++;
+                while (j < b.Length && char.IsAsciiDigit(b[j])) j++;
+                var x = a[si..i].TrimStart('0');
+                var y = b[sj..j].TrimStart('0');
+                int c = x.Length != y.Length ? x.Length.CompareTo(y.Length) : string.CompareOrdinal(x, y);
+                if (c != 0) return c;
+                continue;
+            }
+            if (a[i] != b[j]) return a[i].CompareTo(b[j]);
+            i++; j++;
+        }
+        return (a.Length - i).CompareTo(b.Length - j);
+    }
 }
