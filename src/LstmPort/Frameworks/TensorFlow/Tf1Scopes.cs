@@ -459,7 +459,7 @@ public static class Tf1Settings
         }).ToList();
 }
 
-/// <summary>Orders names with their digit runs as numbers (cell_2 before cell_10), the rest ordinally.</summary>
+/// <summary>Orders names with their digit runs as numbers (cell_2 before cell_10) and letters regardless of case (in_hidden, LSTM_cell, out_hidden).</summary>
 internal sealed class NaturalOrder : IComparer<string>
 {
     public static readonly NaturalOrder Instance = new();
@@ -467,6 +467,12 @@ internal sealed class NaturalOrder : IComparer<string>
     public int Compare(string? a, string? b)
     {
         if (a is null || b is null) return string.CompareOrdinal(a, b);
+        int byCase = Digits(a.ToLowerInvariant(), b.ToLowerInvariant());
+        return byCase != 0 ? byCase : Digits(a, b);
+    }
+
+    static int Digits(string a, string b)
+    {
         int i = 0, j = 0;
         while (i < a.Length && j < b.Length)
         {
