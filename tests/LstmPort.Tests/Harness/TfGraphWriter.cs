@@ -112,3 +112,74 @@ public sealed class TfGraphWriter
         return ms.ToArray();
     }
 }
+
+/// <summary>
+/// Writes a TrackableObjectGraph (trackable_object_graph.proto: nodes = 1; TrackableObject: children = 1
+/// (node_id = 1, local_name = 2), attributes = 2 (name = 1, full_name = 2, checkpoint_key = 3),
+/// slot_variables = 3 (original_variable_node_id = 1, slot_name = 2, slot_variable_node_id = 3)) and
+/// Keras's SavedMetadata (saved_metadata.proto: nodes = 1; SavedObject: node_path = 3, metadata = 5).
+/// </summary>
+public sealed class TfObjectGraphWriter
+{
+    readonly List<(List<(int, string)> Children, string? Key, List<(int, string, int)> Slots)> _nodes = [([], null, [])];
+
+    /// <summary>Adds a child of <paramref name="parent"/>, a variable when it has a checkpoint key; returns its id.</summary>
+    public int Add(int parent, string name, string? key = null)
+    {
+        _nodes.Add(([], key, []));
+        _nodes[parent].Children.Add((_nodes.Count - 1, name));
+        return _nodes.Count - 1;
+    }
+
+    /// <summary>A slot variable of the optimizer node for the variable <paramref name="original"/>; returns its id.</summary>
+    public int Slot(int optimizer, int original, string slot, string key)
+    {
+        _nodes.Add(([], key, []));
+        _nodes[optimizer].Slots.Add((original, slot, _nodes.Count - 1));
+        return _nodes.Count - 1;
+    }
+
+    public byte[] Bytes() => Message(o =>
+    {
+        foreach (var (children, key, slots) in _nodes)
+        {
+            var node = Message(n =>
+            {
+                foreach (var (id, name) in children)
+                    Field(n, 1, Message(r => { r.WriteTag(1, WireFormat.WireType.Varint); r.WriteInt32(id); r.WriteTag(2, WireFormat.WireType.LengthDelimited); r.WriteString(name); }));
+                if (key is not null)
+                    Field(n, 2, Message(a => { a.WriteTag(1, WireFormat.WireType.LengthDelimited); a.WriteString("VARIABLE_VALUE"); a.WriteTag(3, WireFormat.WireType.LengthDelimited); a.WriteString(key); }));
+                foreach (var (original, slot, id) in slots)
+                    Field(n, 3, Message(s =>
+                    {
+                        s.WriteTag(1, WireFormat.WireType.Varint); s.WriteInt32(original);
+                        s.WriteTag(2, WireFormat.WireType.LengthDelimited); s.WriteString(slot);
+                        s.WriteTag(3, WireFormat.WireType.Varint); s.WriteInt32(id);
+                    }));
+            });
+            Field(o, 1, node);
+        }
+    });
+
+    /// <summary>keras_metadata.pb: (node_path, JSON metadata) per object.</summary>
+    public static byte[] KerasMetadata(params (string NodePath, string Json)[] objects) => Message(o =>
+    {
+        foreach (var (path, json) in objects)
+            Field(o, 1, Message(n => { n.WriteTag(3, WireFormat.WireType.LengthDelimited); n.WriteString(path); n.WriteTag(5, WireFormat.WireType.LengthDelimited); n.WriteString(json); }));
+    });
+
+    static void Field(CodedOutputStream o, int number, byte[] message)
+    {
+        o.WriteTag(number, WireFormat.WireType.LengthDelimited);
+        o.WriteBytes(ByteString.CopyFrom(message));
+    }
+
+    static byte[] Message(Action<CodedOutputStream> write)
+    {
+        var ms = new MemoryStream();
+        var o = new CodedOutputStream(ms);
+        write(o);
+        o.Flush();
+        return ms.ToArray();
+    }
+}

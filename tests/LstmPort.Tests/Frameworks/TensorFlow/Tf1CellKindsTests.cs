@@ -547,4 +547,53 @@ public sealed class Tf1CellKindsTests(ModuleSession ps) : IClassFixture<ModuleSe
         Assert.Equal(2, same.Count);
         Assert.All(same, r => Assert.True(r.Passed && r.MaxAbsError < 1e-5, $"{r.Layer}: {r.MaxAbsError}"));
     }
+
+    // ---- TF2: object-based checkpoints and SavedModels ----
+
+    [Fact]
+    public void A_SavedModel_leaves_out_optimizer_slots_metrics_and_counters_and_a_layer_that_contradicts_its_config_is_its_own_error()
+    {
+        using var dir = new TempDir();
+        const string value = "/.ATTRIBUTES/VARIABLE_VALUE";
+        var g = new TfObjectGraphWriter();
+        int lstm = g.Add(0, "layer_with_weights-0"), cell = g.Add(lstm, "cell");
+        int lstmKernel = g.Add(cell, "kernel", "layer_with_weights-0/cell/kernel" + value);
+        g.Add(cell, "bias", "layer_with_weights-0/cell/bias" + value); // an LSTM without its recurrent kernel
+        int dense = g.Add(0, "layer_with_weights-1");
+        int denseKernel = g.Add(dense, "kernel", "layer_with_weights-1/kernel" + value);
+        g.Add(dense, "bias", "layer_with_weights-1/bias" + value);
+        int optimizer = g.Add(0, "optimizer");
+        g.Add(optimizer, "iter", "optimizer/iter" + value);
+        g.Slot(optimizer, denseKernel, "m", "layer_with_weights-1/kernel/.OPTIMIZER_SLOT/optimizer/m" + value);
+        g.Slot(optimizer, lstmKernel, "m", "layer_with_weights-0/cell/kernel/.OPTIMIZER_SLOT/optimizer/m" + value);
+        int metrics = g.Add(g.Add(g.Add(0, "keras_api"), "metrics"), "0");
+        g.Add(metrics, "total", "keras_api/metrics/0/total" + value);
+        g.Add(0, "save_counter", "save_counter" + value);
+
+        Directory.CreateDirectory(dir.File("variables"));
+        var writer = new TfCheckpointWriter();
+        writer.Strings["_CHECKPOINTABLE_OBJECT_GRAPH"] = g.Bytes();
+        var denseKernelValues = V("layer_with_weights-1/kernel" + value, [4, 2], 3);
+        writer.Write(Path.Combine(dir.Path, "variables", "variables"), [
+            V("layer_with_weights-0/cell/kernel" + value, [3, 16], 1), V("layer_with_weights-0/cell/bias" + value, [16], 2),
+            denseKernelValues, V("layer_with_weights-1/bias" + value, [2], 4),
+            V("optimizer/iter" + value, [], 5), V("layer_with_weights-1/kernel/.OPTIMIZER_SLOT/optimizer/m" + value, [4, 2], 6),
+            V("layer_with_weights-0/cell/kernel/.OPTIMIZER_SLOT/optimizer/m" + value, [3, 16], 7),
+            V("keras_api/metrics/0/total" + value, [], 8), V("save_counter" + value, [], 9)]);
+        File.WriteAllBytes(dir.File("keras_metadata.pb"), TfObjectGraphWriter.KerasMetadata(
+            ("root", """{"class_name": "Sequential", "keras_version": "2.11.0"}"""),
+            ("root.layer_with_weights-0", """{"class_name": "LSTM", "name": "lstm", "config": {"name": "lstm", "units": 4, "activation": "tanh", "recurrent_activation": "sigmoid", "use_bias": true}}"""),
+            ("root.layer_with_weights-1", """{"class_name": "Dense", "name": "dense", "config": {"name": "dense", "units": 2, "activation": "linear", "use_bias": true}}""")));
+        File.WriteAllBytes(dir.File("saved_model.pb"), []);
+
+        var f = WeightReader.Read(dir.Path);
+        Assert.Equal(WeightFormat.SavedModel, f.Format);
+        var e = Assert.Single(f.Errors);
+        Assert.Equal("LayerShapeMismatch", e.ErrorId);
+        Assert.Contains("'lstm'", e.Message);
+        Assert.Equal([("dense/kernel", TensorRole.Kernel), ("dense/bias", TensorRole.Bias)], f.Tensors.Select(t => (t.Name, t.Role)));
+        Assert.Equal(denseKernelValues.Values, Values(f.Tensors[0]));
+        Assert.Equal("left out 5 variables that hold training state, not weights: 2 optimizer slots (m); 1 optimizer variable (iter); 1 step counter (save_counter); 1 metric variable (total)",
+            Assert.Single(f.Notes));
+    }
 }
