@@ -1,5 +1,6 @@
 using System.Globalization;
 using LstmPort.Conversion;
+using LstmPort.Frameworks.Keras;
 using System.Text.RegularExpressions;
 using TorchSharp;
 
@@ -63,6 +64,13 @@ internal static partial class Tf1Scopes
     [GeneratedRegex(@"^(?:dense|fully_connected|output_projection_wrapper|input_projection_wrapper|attention_layer|memory_layer|query_layer|logits|linear)(?:_\d+)?$")]
     private static partial Regex DenseSegment();
 
+    // tf.keras layers saved by name (tf.train.Saver in graph mode, Estimators): lstm/lstm_cell/kernel, bidirectional/forward_lstm/kernel.
+    [GeneratedRegex(@"^(?:lstm|gru|simple_rnn)_cell(?:_\d+)?$")]
+    private static partial Regex KerasCellSegment();
+
+    [GeneratedRegex(@"^(?:forward|backward)_\w+$")]
+    private static partial Regex KerasDirectionSegment();
+
     [GeneratedRegex(@"^(?:cell_|Cell)(\d+)$")]
     private static partial Regex StackSegment();
 
@@ -73,6 +81,7 @@ internal static partial class Tf1Scopes
     {
         Kernel, Bias, PeepholeI, PeepholeF, PeepholeO, Projection, GatesKernel, GatesBias, CandidateKernel, CandidateBias,
         InputProjectionKernel, InputProjectionBias, HiddenProjectionKernel, HiddenProjectionBias, Opaque,
+        KerasRecurrentKernel, KerasEmbeddings,
     }
 
     // Longest first, so candidate/input_projection/kernel is not read as candidate/... or kernel.
@@ -91,6 +100,7 @@ internal static partial class Tf1Scopes
         ("w_i_diag", Part.PeepholeI), ("w_f_diag", Part.PeepholeF), ("w_o_diag", Part.PeepholeO),
         ("W_I_diag", Part.PeepholeI), ("W_F_diag", Part.PeepholeF), ("W_O_diag", Part.PeepholeO),
         ("opaque_kernel", Part.Opaque),
+        ("recurrent_kernel", Part.KerasRecurrentKernel), ("embeddings", Part.KerasEmbeddings),
         ("kernel", Part.Kernel), ("weights", Part.Kernel), ("bias", Part.Bias), ("biases", Part.Bias),
     ];
 
@@ -168,6 +178,15 @@ internal static partial class Tf1Scopes
         }
 
         var others = new List<TfVariable>(unknown);
+        // Scopes of tf.keras layers (a recurrent_kernel, an embeddings table) go to KerasLayers, one Keras layer each.
+        var keras = new Dictionary<string, List<KerasLayers.Weight>>(StringComparer.Ordinal);
+        foreach (var scope in scopeOrder.Where(sc => !foreign.ContainsKey(sc) && scopes[sc].Any(m => m.Part is Part.KerasRecurrentKernel or Part.KerasEmbeddings)))
+        {
+            var layer = KerasLayerName(scope);
+            if (!keras.TryGetValue(layer, out var weights)) keras[layer] = weights = [];
+            weights.AddRange(scopes[scope].Select(m => new KerasLayers.Weight(m.Variable.Name, m.Variable.Shape, m.Variable.DType, m.Variable.Load)));
+        }
+        bool kerasDone = false;
         foreach (var (scope, opaque) in items)
         {
             try
@@ -180,6 +199,12 @@ internal static partial class Tf1Scopes
                 }
                 var members = scopes[scope!];
                 if (foreign.ContainsKey(scope!)) others.AddRange(members.Select(m => m.Variable));
+                else if (keras.ContainsKey(KerasLayerName(scope!)) && members.Any(m => m.Part is Part.KerasRecurrentKernel or Part.KerasEmbeddings))
+                {
+                    // All Keras layers at once, where the first one is (so the file gets one warning about inferred settings).
+                    if (!kerasDone) DescribeKeras(keras, source, d);
+                    kerasDone = true;
+                }
                 else if (DescribeScope(scope!, members, hints, source, d.Warnings) is { } tensors) d.Tensors.AddRange(tensors);
                 else others.AddRange(members.Select(m => m.Variable));
             }
@@ -206,6 +231,36 @@ internal static partial class Tf1Scopes
                            $"and left out of conversions: {string.Join(", ", shown)}{(others.Count > 5 ? ", ..." : "")}");
         }
         return d;
+    }
+
+    /// <summary>The Keras layer a tf.keras scope belongs to: <c>bidirectional/forward_lstm/lstm_cell</c> is <c>bidirectional</c>.</summary>
+    static string KerasLayerName(string scope)
+    {
+        var segments = scope.Split('/').ToList();
+        if (segments.Count > 1 && KerasCellSegment().IsMatch(segments[^1])) segments.RemoveAt(segments.Count - 1);
+        if (segments.Count > 1 && KerasDirectionSegment().IsMatch(segments[^1])) segments.RemoveAt(segments.Count - 1);
+        return string.Join('/', segments);
+    }
+
+    /// <summary>
+    /// tf.keras layers saved by name: described as Keras describes a weights-only file (types from
+    /// the shapes, settings Keras's defaults, listed in Config.inferred); a layer that contradicts
+    /// itself is its own error.
+    /// </summary>
+    static void DescribeKeras(Dictionary<string, List<KerasLayers.Weight>> layers, string source, TfDescription d)
+    {
+        // TF 1.x's tf.keras says 2.2.4-tf; KerasVersion tells TF 2's graph-mode names apart by their cell segment.
+        var origin = new KerasLayers.Origin(source, "2.2.4-tf", "tensorflow");
+        var all = layers.Select(l => new KerasLayers.Layer(l.Key, l.Value, null)).ToList();
+        var good = new List<KerasLayers.Layer>();
+        foreach (var layer in all)
+        {
+            try { _ = KerasLayers.Describe([layer], origin); good.Add(layer); }
+            catch (LstmPortException e) { d.Errors.Add(e); }
+        }
+        var (tensors, warnings) = KerasLayers.Describe(good, origin);
+        d.Tensors.AddRange(tensors);
+        d.Warnings.AddRange(warnings);
     }
 
     /// <summary>Layer, depth and direction from a cell's scope (<c>rnn/multi_rnn_cell/cell_1/lstm_cell</c> is layer <c>rnn/multi_rnn_cell/cell_1</c> at depth 1).</summary>

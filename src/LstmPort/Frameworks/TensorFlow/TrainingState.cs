@@ -19,6 +19,13 @@ internal static class TrainingState
         "AddSign", "PowerSign", "Adamax", "Adamax_1", "ExponentialMovingAverage",
     };
 
+    // tf.keras optimizers in TF 1.x graph mode: Adam/iterations, Adam/lr, ... and their moments training/Adam/Variable_N.
+    static readonly HashSet<string> KerasOptimizers = new(StringComparer.Ordinal)
+        { "Adam", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Ftrl", "AdamW" };
+
+    static readonly HashSet<string> KerasOptimizerVariables = new(StringComparer.Ordinal)
+        { "iterations", "iter", "lr", "learning_rate", "beta_1", "beta_2", "decay", "momentum", "rho", "epsilon" };
+
     /// <summary>What kind of training state a variable (its TF1 name or TF2 checkpoint key) is, or null for a weight.</summary>
     public static string? Kind(string name)
     {
@@ -26,6 +33,8 @@ internal static class TrainingState
         var segments = name.Replace("/.ATTRIBUTES/VARIABLE_VALUE", "", StringComparison.Ordinal).Split('/');
         var last = segments[^1];
         if (segments[0] is "optimizer" or "OptimizeLoss") return Optimizer;
+        if (segments.Length > 2 && segments[0] == "training" && KerasOptimizers.Contains(segments[1])) return Slot;
+        if (segments.Length == 2 && KerasOptimizers.Contains(segments[0]) && KerasOptimizerVariables.Contains(last)) return Optimizer;
         if (segments[0] == "keras_api" && segments.Contains("metrics")) return Metric;
         if (last is "global_step" or "save_counter") return Counter;
         if (segments.Length > 1 && SlotNames.Contains(last)) return Slot;

@@ -548,6 +548,37 @@ public sealed class Tf1CellKindsTests(ModuleSession ps) : IClassFixture<ModuleSe
         Assert.All(same, r => Assert.True(r.Passed && r.MaxAbsError < 1e-5, $"{r.Layer}: {r.MaxAbsError}"));
     }
 
+    [Fact]
+    public void Keras_layers_saved_by_name_in_a_TF1_checkpoint_are_read_as_Keras_layers()
+    {
+        using var dir = new TempDir();
+        // A tf.keras model in TF 1.x graph mode, saved by tf.train.Saver: Keras's weight names under the layer's scope, TF1's optimizer names.
+        var prefix = Write(dir, [
+            V("embedding/embeddings", [10, 5], 1),
+            V("lstm/kernel", [5, 16], 2), V("lstm/recurrent_kernel", [4, 16], 3), V("lstm/bias", [16], 4),
+            V("bidirectional/forward_gru/kernel", [4, 9], 5), V("bidirectional/forward_gru/recurrent_kernel", [3, 9], 6), V("bidirectional/forward_gru/bias", [9], 7),
+            V("bidirectional/backward_gru/kernel", [4, 9], 8), V("bidirectional/backward_gru/recurrent_kernel", [3, 9], 9), V("bidirectional/backward_gru/bias", [9], 10),
+            V("dense/kernel", [6, 2], 11), V("dense/bias", [2], 12),
+            V("Adam/iterations", [], 13), V("Adam/lr", [], 14), V("training/Adam/Variable", [5, 16], 15), V("training/Adam/Variable_1", [4, 16], 16)]);
+        var f = WeightReader.Read(prefix);
+        Assert.Empty(f.Errors);
+        Assert.Contains("2 optimizer slots (Variable, Variable_1); 2 optimizer variables (iterations, lr)", Assert.Single(f.Notes));
+        var lstm = f.Tensors.Where(t => t.Layer == "lstm").ToList();
+        Assert.Equal([TensorRole.Kernel, TensorRole.RecurrentKernel, TensorRole.Bias], lstm.Select(t => t.Role));
+        Assert.All(lstm, t => Assert.Equal((LayerType.LSTM, Layout.Keras, GateOrder.IFCO, 4, 5), (t.LayerType, t.Layout, t.GateOrder, t.Units, t.InputSize)));
+        // TF 1.x's tf.keras defaulted to hard_sigmoid; the file cannot say, so it is inferred and said.
+        Assert.Equal("hard_sigmoid", lstm[0].Config[ConfigKeys.RecurrentActivation]);
+        Assert.Contains(ConfigKeys.RecurrentActivation, (string[])lstm[0].Config[ConfigKeys.Inferred]!);
+        Assert.Contains("no model config", Assert.Single(f.Warnings));
+        var gru = f.Tensors.Where(t => t.Layer == "bidirectional").ToList();
+        Assert.Equal([Direction.Forward, Direction.Forward, Direction.Forward, Direction.Backward, Direction.Backward, Direction.Backward], gru.Select(t => t.Direction));
+        Assert.All(gru, t => Assert.Equal((LayerType.GRU, 3, 4), (t.LayerType, t.Units, t.InputSize)));
+        var embedding = f.Tensors.Single(t => t.Layer == "embedding");
+        Assert.Equal((LayerType.Embedding, TensorRole.Embeddings), (embedding.LayerType, embedding.Role));
+        Assert.Equal(LayerType.Dense, f.Tensors.Single(t => t.Name == "dense/kernel").LayerType);
+        AssertEquivalent(prefix, "ConvertTo-KerasLayout", 4); // lstm, both GRU directions, dense
+    }
+
     // ---- TF2: object-based checkpoints and SavedModels ----
 
     [Fact]
