@@ -101,14 +101,17 @@ public sealed class SavedModelReader : IWeightReader
                 $"'{path}' is not a SavedModel with variables: '{prefix}.index' does not exist.", path);
         Dictionary<string, ObjectGraph.KerasLayerInfo>? layers = null;
         string? version = null;
+        string? damaged = null;
         var metadataPath = Path.Combine(dir, "keras_metadata.pb");
         if (File.Exists(metadataPath))
         {
+            // The variables do not need it: without it the layers' types come from their shapes, as in a checkpoint.
             try { (layers, version) = ObjectGraph.ParseKerasMetadata(File.ReadAllBytes(metadataPath)); }
-            catch (InvalidProtocolBufferException e)
-            { throw new LstmPortException(ErrorIds.CorruptProtobuf, $"'{metadataPath}' is damaged: {e.Message}.", metadataPath, e); }
+            catch (Exception e) when (e is InvalidProtocolBufferException or InvalidDataException)
+            { damaged = $"'{metadataPath}' is damaged ({e.Message}), so the layers' names and settings come from the object graph and the weights' shapes"; }
         }
-        return CheckpointReader.ReadBundle(prefix, path, layers, version, Format);
+        var file = CheckpointReader.ReadBundle(prefix, path, layers, version, Format);
+        return damaged is null ? file : new WeightFile(file.Path, file.Format, file.Tensors, [damaged, .. file.Warnings], file.Errors, file.Notes);
     }
 }
 

@@ -626,5 +626,12 @@ public sealed class Tf1CellKindsTests(ModuleSession ps) : IClassFixture<ModuleSe
         Assert.Equal(denseKernelValues.Values, Values(f.Tensors[0]));
         Assert.Equal("left out 5 variables that hold training state, not weights: 2 optimizer slots (m); 1 optimizer variable (iter); 1 step counter (save_counter); 1 metric variable (total)",
             Assert.Single(f.Notes));
+
+        // A damaged keras_metadata.pb costs the names and settings it gives, not the weights.
+        File.WriteAllBytes(dir.File("keras_metadata.pb"), [0x0A, 0xFF, 0x01]);
+        f = WeightReader.Read(dir.Path);
+        Assert.Contains("keras_metadata.pb' is damaged", f.Warnings[0]);
+        Assert.Equal(denseKernelValues.Values, Values(f.Tensors.Single(t => t.Name == "layer_with_weights-1/kernel")));
+        Assert.Single(f.Notes);
     }
 }
