@@ -24,6 +24,7 @@ public static class ErrorIds
     public const string UnsupportedVersion = nameof(UnsupportedVersion);
     public const string UnsupportedCompression = nameof(UnsupportedCompression);
     public const string UnsupportedSlicedTensor = nameof(UnsupportedSlicedTensor);
+    public const string CudnnSizesUnknown = nameof(CudnnSizesUnknown);
     public const string UnsafePickleGlobal = nameof(UnsafePickleGlobal);
     public const string UnknownPickleOpcode = nameof(UnknownPickleOpcode);
     public const string PickleLimitExceeded = nameof(PickleLimitExceeded);
@@ -109,6 +110,8 @@ public static class ErrorIds
                 "Re-save without that compression."),
             [UnsupportedSlicedTensor] = (ErrorKind.NotSupported, "A checkpoint tensor stored as partitioned slices.",
                 "Save the variables unpartitioned."),
+            [CudnnSizesUnknown] = (ErrorKind.InvalidData, "A cuDNN opaque parameter buffer whose layer sizes the file does not record.",
+                "Keep the checkpoint's .meta file beside it."),
             [UnsafePickleGlobal] = (ErrorKind.Security, "A PyTorch pickle names code to run; it is never run.",
                 "Use -SkipUnsafeObjects for its tensors, or save a state_dict."),
             [PickleLimitExceeded] = (ErrorKind.InvalidData, "A pickle needs more stack, nesting, memo or objects than allowed.",
@@ -141,8 +144,8 @@ public static class ErrorIds
                 "See the inner exception; read the file again."),
             [TensorDataError] = (ErrorKind.InvalidData, "A tensor's data could not be decoded during a check.",
                 "Copy the file again, or re-save it."),
-            [LayerShapeMismatch] = (ErrorKind.InvalidData, "Keras weights contradict the layer's config or each other.",
-                "Check the model; re-save it with Keras."),
+            [LayerShapeMismatch] = (ErrorKind.InvalidData, "A layer's weights contradict its config or each other.",
+                "Check the model; re-save it."),
             [ShapeMismatch] = (ErrorKind.InvalidData, "A layer's tensor has a shape its layer type does not allow.",
                 "Check the tensors of that layer."),
             [MissingTensor] = (ErrorKind.InvalidData, "A layer lacks a tensor it needs (a kernel, a bias, ...).",

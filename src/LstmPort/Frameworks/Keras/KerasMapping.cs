@@ -189,12 +189,13 @@ internal sealed class KerasMapping : IToCanonical, IFromCanonical
                 result.Log.Add($"{c.Describe()} → {layer}: {(c.SourceFromRight ? "renamed to tf.keras 2.x names" : "Linear weight transposed to Dense kernel")}");
                 return;
             default:
-                if (!c.SourceFromRight)
+                // A TF1 variable of unknown kind is no Keras layer either: only Keras's own layers pass through.
+                if (c.From.Layout != Layout.Keras)
                 {
                     result.Warnings.Add((c.From.Layer, $"{c.From.Layer}: not converted: no Keras equivalent is known for this layer, so it is left out."));
                     return;
                 }
-                // A layer Keras or TF1 stored that no framework converts: kept as read, under Keras-style names.
+                // A layer Keras stored that no framework converts: kept as read, under Keras-style names.
                 foreach (var t in c.Unconverted)
                     result.Tensors.Add(LstmTensor.FromTensor(t.Tensor, $"{c.Layer}/{LastPart(t.Name)}:0", c.Layer, t.LayerType, t.Role, Layout.Keras,
                         t.Direction, 0, t.GateOrder, t.Units, t.InputSize, t.Config, t.Source));

@@ -24,11 +24,12 @@ public sealed class CheckpointReader : IWeightReader
     {
         var bundle = TensorBundle.Open(prefix);
         // Checked now: damage found when a tensor is first used could only show as $null in PowerShell.
-        var errors = bundle.RemoveDamaged();
+        var errors = bundle.EntryErrors.Concat(bundle.RemoveDamaged()).ToList();
         var warnings = new List<string>();
+        var notes = new List<string>();
         var strings = bundle.Entries.Where(e => TfDataType.Scalar(e.Entry.DType) is null && e.Key != TensorBundle.ObjectGraphKey).Select(e => e.Key).ToList();
         if (strings.Count > 0)
-            warnings.Add($"left out {strings.Count} entries that are not numeric tensors: {string.Join(", ", strings.Take(5))}{(strings.Count > 5 ? ", ..." : "")}");
+            notes.Add($"left out {strings.Count} entries that are not numeric tensors: {string.Join(", ", strings.Take(5))}{(strings.Count > 5 ? ", ..." : "")}");
 
         var objectGraph = bundle.Entries.FirstOrDefault(e => e.Key == TensorBundle.ObjectGraphKey);
         if (objectGraph.Key is not null)
@@ -37,31 +38,47 @@ public sealed class CheckpointReader : IWeightReader
             try { graph = ObjectGraph.Parse(bundle.ReadScalarString(objectGraph.Key, objectGraph.Entry)); }
             catch (Exception e) when (e is InvalidProtocolBufferException or InvalidDataException)
             { throw new LstmPortException(ErrorIds.CorruptProtobuf, $"'{prefix}.index': the object graph is damaged: {e.Message}.", source, e); }
-            var (tensors, notes) = ObjectGraph.Describe(bundle, graph, metadata ?? new Dictionary<string, ObjectGraph.KerasLayerInfo>(),
+            var described = ObjectGraph.Describe(bundle, graph, metadata ?? new Dictionary<string, ObjectGraph.KerasLayerInfo>(),
                 kerasVersion ?? "2.0.0-tf", source);
-            warnings.AddRange(notes);
-            return Finish(source, format, tensors, warnings, errors);
+            warnings.AddRange(described.Warnings);
+            errors.AddRange(described.Errors);
+            notes.AddRange(described.Notes);
+            return Finish(source, format, described.Tensors, warnings, errors, notes);
         }
 
         var hints = new Dictionary<string, CellHints>(StringComparer.Ordinal);
+        var cudnn = new Dictionary<string, CudnnHints>(StringComparer.Ordinal);
+        Dictionary<string, int>? order = null;
         var meta = prefix + ".meta";
         if (File.Exists(meta))
         {
-            try { hints = TfGraph.ParseMetaGraph(File.ReadAllBytes(meta)).CellHints(); }
+            try
+            {
+                var graph = TfGraph.ParseMetaGraph(File.ReadAllBytes(meta));
+                hints = graph.CellHints();
+                cudnn = graph.CudnnHints();
+                order = graph.VariableOrder();
+            }
             catch (Exception e) when (e is InvalidProtocolBufferException or InvalidDataException or NotSupportedException or OverflowException)
             { warnings.Add($"'{meta}' could not be read ({e.Message}); forget_bias is assumed to be {Tf1Scopes.DefaultForgetBias}"); }
         }
         var variables = bundle.Entries.Where(e => TfDataType.Scalar(e.Entry.DType) is not null)
-            .Select(e => new TfVariable(e.Key, e.Entry.Shape.Select(d => checked((int)d)).ToArray(),
+            .Select(e => new TfVariable(e.Key, e.Entry.Shape.Select(d => (int)d).ToArray(),
                 DTypes.Name(TfDataType.Scalar(e.Entry.DType)!.Value), bundle.Loader(e.Key, e.Entry))).ToList();
-        return Finish(source, format, Tf1Scopes.Describe(variables, hints, source, warnings), warnings, errors);
+        var d = Tf1Scopes.Describe(variables, hints, source, cudnn, order, byName: true);
+        warnings.AddRange(d.Warnings);
+        errors.AddRange(d.Errors);
+        notes.AddRange(d.Notes);
+        return Finish(source, format, d.Tensors, warnings, errors, notes);
     }
 
-    static WeightFile Finish(string source, WeightFormat format, IReadOnlyList<LstmTensor> tensors, List<string> warnings, List<LstmPortException> errors)
+    static WeightFile Finish(string source, WeightFormat format, IReadOnlyList<LstmTensor> tensors, List<string> warnings,
+        List<LstmPortException> errors, List<string> notes)
     {
         if (tensors.Count == 0 && errors.Count == 0)
-            throw new LstmPortException(ErrorIds.NoTensors, $"'{source}' holds no numeric tensors.", source);
-        return new WeightFile(source, format, tensors, warnings, errors);
+            throw new LstmPortException(ErrorIds.NoTensors,
+                $"'{source}' holds no weights{(notes.Count == 0 ? "" : $" ({string.Join("; ", notes)})")}.", source);
+        return new WeightFile(source, format, tensors, warnings, errors, notes);
     }
 }
 
@@ -84,14 +101,17 @@ public sealed class SavedModelReader : IWeightReader
                 $"'{path}' is not a SavedModel with variables: '{prefix}.index' does not exist.", path);
         Dictionary<string, ObjectGraph.KerasLayerInfo>? layers = null;
         string? version = null;
+        string? damaged = null;
         var metadataPath = Path.Combine(dir, "keras_metadata.pb");
         if (File.Exists(metadataPath))
         {
+            // The variables do not need it: without it the layers' types come from their shapes, as in a checkpoint.
             try { (layers, version) = ObjectGraph.ParseKerasMetadata(File.ReadAllBytes(metadataPath)); }
-            catch (InvalidProtocolBufferException e)
-            { throw new LstmPortException(ErrorIds.CorruptProtobuf, $"'{metadataPath}' is damaged: {e.Message}.", metadataPath, e); }
+            catch (Exception e) when (e is InvalidProtocolBufferException or InvalidDataException)
+            { damaged = $"'{metadataPath}' is damaged ({e.Message}), so the layers' names and settings come from the object graph and the weights' shapes"; }
         }
-        return CheckpointReader.ReadBundle(prefix, path, layers, version, Format);
+        var file = CheckpointReader.ReadBundle(prefix, path, layers, version, Format);
+        return damaged is null ? file : new WeightFile(file.Path, file.Format, file.Tensors, [damaged, .. file.Warnings], file.Errors, file.Notes);
     }
 }
 

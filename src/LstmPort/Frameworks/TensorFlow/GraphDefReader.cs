@@ -13,8 +13,13 @@ internal sealed class TfNode
     public Dictionary<string, TfAttr> Attrs { get; } = new(StringComparer.Ordinal);
 }
 
-/// <summary>The AttrValue cases LstmPort reads: i = 3, f = 4, b = 5, type = 6, tensor = 8.</summary>
-internal sealed record TfAttr(long? I = null, float? F = null, bool? B = null, int? Type = null, TfTensorValue? Tensor = null);
+/// <summary>
+/// The AttrValue cases LstmPort reads: s = 2, i = 3, f = 4, b = 5, type = 6, tensor = 8. A tensor
+/// LstmPort cannot decode (a string constant, damaged content) keeps why in <c>TensorError</c>, so
+/// one odd constant never fails the whole graph.
+/// </summary>
+internal sealed record TfAttr(long? I = null, float? F = null, bool? B = null, int? Type = null, TfTensorValue? Tensor = null,
+    string? S = null, string? TensorError = null, int? TensorDType = null);
 
 /// <summary>A GraphDef (graph.proto: node = 1), or the graph_def (field 2) of a MetaGraphDef.</summary>
 internal sealed class TfGraph
@@ -81,15 +86,40 @@ internal sealed class TfGraph
         {
             switch (n)
             {
+                case 2: a = a with { S = s.ReadString() }; return true;
                 case 3: a = a with { I = s.ReadInt64() }; return true;
                 case 4: a = a with { F = s.ReadFloat() }; return true;
                 case 5: a = a with { B = s.ReadBool() }; return true;
                 case 6: a = a with { Type = s.ReadEnum() }; return true;
-                case 8: a = a with { Tensor = TfTensorValue.Parse(s) }; return true;
+                case 8:
+                    var bytes = TfProto.Bytes(s);
+                    try { a = a with { Tensor = TfTensorValue.Parse(new CodedInputStream(Wrap(bytes))) }; }
+                    catch (Exception e) when (e is NotSupportedException or InvalidDataException or OverflowException or InvalidProtocolBufferException)
+                    { a = a with { TensorError = e.Message, TensorDType = DTypeOf(bytes) }; }
+                    return true;
                 default: return false;
             }
         });
         return a;
+    }
+
+    /// <summary>A message's bytes as one length-delimited field, as TfTensorValue.Parse reads it.</summary>
+    static byte[] Wrap(byte[] message)
+    {
+        var ms = new MemoryStream();
+        var o = new CodedOutputStream(ms);
+        o.WriteBytes(ByteString.CopyFrom(message));
+        o.Flush();
+        return ms.ToArray();
+    }
+
+    /// <summary>The dtype field (1) of a TensorProto, or null.</summary>
+    static int? DTypeOf(byte[] tensorProto)
+    {
+        int? dtype = null;
+        try { TfProto.Fields(tensorProto, (n, w, s) => { if (n != 1) return false; dtype = s.ReadEnum(); return true; }); }
+        catch (InvalidProtocolBufferException) { }
+        return dtype;
     }
 
     /// <summary>The node an input string names (<c>^ctrl</c>, <c>name:1</c> and pass-through Identity/Enter/Switch are followed back to the source).</summary>
@@ -149,6 +179,58 @@ internal sealed class TfGraph
         }
         return hints;
     }
+
+    /// <summary>Where each variable's node sits in the graph: the order the model created its layers in.</summary>
+    public Dictionary<string, int> VariableOrder()
+    {
+        var order = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < Nodes.Count; i++)
+            if (Nodes[i].Op is "VariableV2" or "Variable" or "VarHandleOp") order.TryAdd(Nodes[i].Name, i);
+        return order;
+    }
+
+    /// <summary>The integer a Const (or a chain of Identity from one) holds, or null.</summary>
+    int? Int(string input) =>
+        Source(input) is { Op: "Const" } c && c.Attrs.GetValueOrDefault("value")?.Tensor is { Shape.Length: 0 } v
+            ? (v.DType % 100) switch
+            {
+                TfDataType.Int32 => BitConverter.ToInt32(v.Data),
+                TfDataType.Int64 when BitConverter.ToInt64(v.Data) is var l && l is >= int.MinValue and <= int.MaxValue => (int)l,
+                _ => null,
+            }
+            : null;
+
+    /// <summary>
+    /// The sizes and settings of each tf.contrib.cudnn_rnn layer, keyed by the name of its opaque
+    /// parameter variable: CudnnRNNParamsToCanonical reads the variable (its saveable) and
+    /// CudnnRNNCanonicalToParams initialises it; both take num_layers, num_units and input_size as
+    /// inputs and rnn_mode, input_mode, direction (and num_proj) as attributes.
+    /// </summary>
+    public Dictionary<string, CudnnHints> CudnnHints()
+    {
+        var hints = new Dictionary<string, CudnnHints>(StringComparer.Ordinal);
+        var assigned = new Dictionary<string, TfNode>(StringComparer.Ordinal);
+        foreach (var node in Nodes)
+            if (node.Op is "Assign" or "AssignVariableOp" && node.Inputs.Count >= 2 && Source(node.Inputs[1]) is { } value && Source(node.Inputs[0]) is { } target)
+                assigned.TryAdd(value.Name, target);
+        foreach (var node in Nodes)
+        {
+            var variable = node.Op switch
+            {
+                "CudnnRNNParamsToCanonical" or "CudnnRNNParamsToCanonicalV2" => node.Inputs.Count > 3 ? Source(node.Inputs[3]) : null,
+                "CudnnRNNCanonicalToParams" or "CudnnRNNCanonicalToParamsV2" => assigned.GetValueOrDefault(node.Name),
+                _ => null,
+            };
+            if (variable is null || node.Inputs.Count < 3) continue;
+            if (Int(node.Inputs[0]) is not int layers || Int(node.Inputs[1]) is not int units || Int(node.Inputs[2]) is not int input) continue;
+            string Attr(string key, string fallback) => node.Attrs.TryGetValue(key, out var a) && a.S is string s ? s : fallback;
+            // The op defaults: rnn_mode lstm, input_mode linear_input, direction unidirectional.
+            hints.TryAdd(variable.Name, new CudnnHints(Attr("rnn_mode", "lstm"), layers, units, input,
+                Attr("direction", "unidirectional") == "bidirectional", Attr("input_mode", "linear_input"),
+                node.Attrs.TryGetValue("num_proj", out var np) && np.I is long p ? (int)Math.Clamp(p, 0, int.MaxValue) : 0));
+        }
+        return hints;
+    }
 }
 
 /// <summary>
@@ -175,18 +257,39 @@ public sealed class FrozenGraphReader : IWeightReader
         catch (Exception e) when (e is InvalidDataException or NotSupportedException or OverflowException) { throw Corrupt(path, e.Message, e); }
         if (graph.Nodes.Count == 0) throw Corrupt(path, "the GraphDef has no nodes", null);
 
-        var readNames = new HashSet<string>(graph.Nodes.Where(n => n.Op == "Identity" && n.Name.EndsWith("/read", StringComparison.Ordinal))
-            .Select(n => n.Name[..^"/read".Length]), StringComparer.Ordinal);
+        // A variable frozen into a Const keeps its readers: <name>/read (ref variables) or <name>/Read/ReadVariableOp (resource variables).
+        var readNames = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var n in graph.Nodes.Where(n => n.Op == "Identity"))
+        {
+            if (n.Name.EndsWith("/read", StringComparison.Ordinal)) readNames.Add(n.Name[..^"/read".Length]);
+            else if (n.Name.EndsWith("/Read/ReadVariableOp", StringComparison.Ordinal)) readNames.Add(n.Name[..^"/Read/ReadVariableOp".Length]);
+        }
         var variables = new List<TfVariable>();
+        var errors = new List<LstmPortException>();
+        var notWeights = new List<string>();
         foreach (var node in graph.Nodes)
         {
-            if (node.Op != "Const" || node.Attrs.GetValueOrDefault("value")?.Tensor is not { } value) continue;
+            if (node.Op != "Const" || node.Attrs.GetValueOrDefault("value") is not { } attr) continue;
             bool wasVariable = readNames.Contains(node.Name);
-            bool cellName = !Tf1Scopes.IsTrainingState(node.Name) && LooksLikeCellVariable(node.Name);
+            bool cellName = TrainingState.Kind(node.Name) is null && LooksLikeCellVariable(node.Name);
             if (!wasVariable && !cellName) continue;
-            if (TfDataType.Scalar(value.DType) is not { } scalar)
-                throw new LstmPortException(ErrorIds.UnsupportedDType, $"'{path}': constant '{node.Name}' has dtype {TfDataType.Name(value.DType)}.", path);
-            var shape = value.Shape.Select(d => checked((int)d)).ToArray();
+            if (attr.Tensor is not { } value)
+            {
+                // A string variable (a vocabulary, a file name) is no weight; damaged content is this tensor's error only.
+                if (attr.TensorDType is int t && t % 100 == TfDataType.String) notWeights.Add(node.Name);
+                else if (attr.TensorDType is int dt && TfDataType.Scalar(dt) is null)
+                    errors.Add(new LstmPortException(ErrorIds.UnsupportedDType, $"'{path}': constant '{node.Name}' has dtype {TfDataType.Name(dt)}; it is left out.", path));
+                else
+                    errors.Add(new LstmPortException(ErrorIds.CorruptProtobuf, $"'{path}': the value of constant '{node.Name}' is damaged ({attr.TensorError}); it is left out.", path));
+                continue;
+            }
+            if (TfDataType.Scalar(value.DType) is not { } scalar || value.Shape.Any(d => d > int.MaxValue))
+            {
+                errors.Add(new LstmPortException(ErrorIds.UnsupportedDType,
+                    $"'{path}': constant '{node.Name}' has dtype {TfDataType.Name(value.DType)} and shape [{string.Join(",", value.Shape)}]; it is left out.", path));
+                continue;
+            }
+            var shape = value.Shape.Select(d => (int)d).ToArray();
             var data = value.Data;
             variables.Add(new TfVariable(node.Name, shape, DTypes.Name(scalar), () =>
             {
@@ -194,17 +297,18 @@ public sealed class FrozenGraphReader : IWeightReader
                 return TensorMemory.Read(stream, value.Shape, scalar);
             }));
         }
-        if (variables.Count == 0)
+        if (variables.Count == 0 && errors.Count == 0)
             throw new LstmPortException(ErrorIds.NoTensors, $"'{path}' is a GraphDef without frozen weights (no Const node that was a variable).", path);
-        var warnings = new List<string>();
-        var tensors = Tf1Scopes.Describe(variables, graph.CellHints(), path, warnings);
-        return new WeightFile(path, Format, tensors, warnings);
+        var d = Tf1Scopes.Describe(variables, graph.CellHints(), path, graph.CudnnHints());
+        if (notWeights.Count > 0)
+            d.Notes.Add($"left out {notWeights.Count} constants that are not numeric tensors: {string.Join(", ", notWeights.Take(5))}{(notWeights.Count > 5 ? ", ..." : "")}");
+        return new WeightFile(path, Format, d.Tensors, d.Warnings, [.. errors, .. d.Errors], d.Notes);
     }
 
     static bool LooksLikeCellVariable(string name)
     {
         var last = name.Split('/')[^1];
-        return last is "kernel" or "bias" or "weights" or "biases" or "w_i_diag" or "w_f_diag" or "w_o_diag";
+        return last is "kernel" or "bias" or "weights" or "biases" or "w_i_diag" or "w_f_diag" or "w_o_diag" or "opaque_kernel";
     }
 
     static LstmPortException Corrupt(string path, string what, Exception? inner) =>

@@ -101,22 +101,33 @@ internal sealed partial class ObjectGraph
     /// Turns an object-based bundle into tensors: variables below a Keras layer object
     /// (<c>layer_with_weights-N</c>, <c>layer-N</c>, or a node_path of keras_metadata) become that
     /// layer's weights, named <c>&lt;layer&gt;/&lt;path below it&gt;</c> and described by
-    /// <see cref="KerasLayers"/>; optimizer slots, counters and metrics are listed as <c>Other</c>.
+    /// <see cref="KerasLayers"/>; optimizer slots and variables, step counters and metrics are left
+    /// out with one note; anything else is listed as <c>Other</c>. A layer whose weights contradict
+    /// it is one error and the other layers are still described.
     /// </summary>
-    public static (List<LstmTensor> Tensors, List<string> Warnings) Describe(TensorBundle bundle, ObjectGraph graph,
+    public static TfDescription Describe(TensorBundle bundle, ObjectGraph graph,
         IReadOnlyDictionary<string, KerasLayerInfo> metadata, string? kerasVersion, string source)
     {
+        var d = new TfDescription();
         var entries = bundle.Entries.ToDictionary(e => e.Key, e => e.Entry, StringComparer.Ordinal);
         var paths = graph.Paths();
         var layers = new List<(string Path, KerasLayerInfo Info, List<KerasLayers.Weight> Weights)>();
         var layerByPath = new Dictionary<string, int>(StringComparer.Ordinal);
         var claimed = new HashSet<string>(StringComparer.Ordinal);
+        var training = new TrainingState.Tally();
 
         for (int id = 0; id < graph.Nodes.Count; id++)
         {
             var key = graph.Nodes[id].Attributes.FirstOrDefault(a => a.Name == "VARIABLE_VALUE").Key;
             if (key is null || !entries.TryGetValue(key, out var entry) || TfDataType.Scalar(entry.DType) is not { } scalar) continue;
-            if (graph.SlotVariables.Contains(id) || !paths.TryGetValue(id, out var candidates)) continue;
+            paths.TryGetValue(id, out var candidates);
+            if (TrainingKind(key, graph.SlotVariables.Contains(id), candidates) is { } kind)
+            {
+                training.Add(kind, key);
+                claimed.Add(key);
+                continue;
+            }
+            if (candidates is null) continue;
             // A variable is reachable from its layer and from flat lists (variables/0): use the layer's path.
             // Prefer the named path (cell/kernel) over list paths (variables/0).
             string[]? best = null; int cut = -1; (int, int) bestScore = (int.MaxValue, int.MaxValue);
@@ -137,25 +148,62 @@ internal sealed partial class ObjectGraph
                 layers.Add((layerPath, info, []));
             }
             var weightName = info.Name + "/" + string.Join('/', best[(cut + 1)..]);
-            layers[index].Weights.Add(new KerasLayers.Weight(weightName, entry.Shape.Select(d => checked((int)d)).ToArray(),
+            layers[index].Weights.Add(new KerasLayers.Weight(weightName, entry.Shape.Select(d => (int)d).ToArray(),
                 DTypes.Name(scalar), bundle.Loader(key, entry)));
             claimed.Add(key);
         }
 
         // Keras's own layer order: layer_with_weights-N / layer-N by N, else first seen.
-        var ordered = layers.OrderBy(l => LayerNumber(l.Path)).ToList();
-        var (tensors, warnings) = KerasLayers.Describe(
-            ordered.Select(l => new KerasLayers.Layer(l.Info.Name, l.Weights, l.Info.Config)).ToList(),
-            new KerasLayers.Origin(source, kerasVersion, "tensorflow"));
-        var result = tensors.ToList();
+        var ordered = layers.OrderBy(l => LayerNumber(l.Path)).Select(l => new KerasLayers.Layer(l.Info.Name, l.Weights, l.Info.Config)).ToList();
+        var origin = new KerasLayers.Origin(source, kerasVersion, "tensorflow");
+        try
+        {
+            var (tensors, warnings) = KerasLayers.Describe(ordered, origin);
+            d.Tensors.AddRange(tensors);
+            d.Warnings.AddRange(warnings);
+        }
+        catch (LstmPortException)
+        {
+            // One layer contradicts itself: find it, so only that layer is lost, then describe the rest together.
+            var good = new List<KerasLayers.Layer>();
+            foreach (var layer in ordered)
+            {
+                try { _ = KerasLayers.Describe([layer], origin); good.Add(layer); }
+                catch (LstmPortException e) { d.Errors.Add(e); }
+            }
+            var (tensors, warnings) = KerasLayers.Describe(good, origin);
+            d.Tensors.AddRange(tensors);
+            d.Warnings.AddRange(warnings);
+        }
+
+        var others = new List<string>();
         foreach (var (key, entry) in bundle.Entries)
         {
-            if (claimed.Contains(key) || TfDataType.Scalar(entry.DType) is not { } scalar) continue;
+            if (claimed.Contains(key) || key == TensorBundle.ObjectGraphKey || TfDataType.Scalar(entry.DType) is not { } scalar) continue;
+            if (TrainingState.Kind(key) is { } kind) { training.Add(kind, key); continue; }
             var name = key.Replace("/.ATTRIBUTES/VARIABLE_VALUE", "", StringComparison.Ordinal);
-            result.Add(new LstmTensor(name, name, LayerType.Other, TensorRole.Other, Layout.Keras,
-                entry.Shape.Select(d => checked((int)d)).ToArray(), DTypes.Name(scalar), bundle.Loader(key, entry), source: source));
+            others.Add(name);
+            d.Tensors.Add(new LstmTensor(name, name, LayerType.Other, TensorRole.Other, Layout.Keras,
+                entry.Shape.Select(x => (int)x).ToArray(), DTypes.Name(scalar), bundle.Loader(key, entry), source: source));
         }
-        return (result, warnings.ToList());
+        if (others.Count > 0)
+            d.Warnings.Add($"{others.Count} variables are not weights of a Keras layer, so they are listed as LayerType Other and left out of conversions: " +
+                           $"{string.Join(", ", others.Take(5))}{(others.Count > 5 ? ", ..." : "")}");
+        if (training.Note() is { } note) d.Notes.Add(note);
+        return d;
+    }
+
+    /// <summary>Training state by the object graph: slot variables, anything below the optimizer, metrics, the save counter.</summary>
+    static string? TrainingKind(string key, bool slot, List<string[]>? paths)
+    {
+        if (slot) return TrainingState.Slot;
+        if (TrainingState.Kind(key) is { } kind) return kind;
+        if (paths is null || paths.Count == 0) return null;
+        // Only when every path to it leads there: a weight the optimizer also tracks is still a weight.
+        if (paths.All(p => p.Length > 0 && p[0] == "optimizer")) return TrainingState.Optimizer;
+        if (paths.All(p => p.Length > 0 && p[0] == "keras_api" && p.Contains("metrics"))) return TrainingState.Metric;
+        if (paths.All(p => p.Length == 1 && p[0] == "save_counter")) return TrainingState.Counter;
+        return null;
     }
 
     static bool IsListSegment(string segment) =>

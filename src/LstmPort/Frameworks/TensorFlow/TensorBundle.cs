@@ -25,6 +25,13 @@ internal sealed class TensorBundle
 
     public string ShardPath(int id) => $"{Prefix}.data-{id:D5}-of-{Header.NumShards:D5}";
 
+    /// <summary>
+    /// Entries that contradict the data (a sliced tensor, a shard that does not exist, a range outside
+    /// its shard, a size that disagrees with the shape, a damaged entry): one error each, naming the
+    /// tensor; they are left out of <see cref="Entries"/> and the others are read.
+    /// </summary>
+    public List<LstmPortException> EntryErrors { get; } = [];
+
     public static TensorBundle Open(string prefix)
     {
         var index = prefix + ".index";
@@ -34,48 +41,63 @@ internal sealed class TensorBundle
         if (table.Count == 0 || table[0].Key.Length != 0)
             throw Bad(index, ErrorIds.CorruptFile, "the index has no bundle header (the entry with the empty key)");
         BundleHeader header;
-        var entries = new List<(string, BundleEntry)>();
-        try
-        {
-            header = BundleHeader.Parse(table[0].Value);
-            foreach (var (key, value) in table.Skip(1)) entries.Add((key, BundleEntry.Parse(value)));
-        }
+        try { header = BundleHeader.Parse(table[0].Value); }
         catch (Exception e) when (e is InvalidProtocolBufferException or InvalidDataException)
-        { throw new LstmPortException(ErrorIds.CorruptProtobuf, $"'{index}' holds a damaged BundleEntryProto: {e.Message}.", index, e); }
+        { throw new LstmPortException(ErrorIds.CorruptProtobuf, $"'{index}' holds a damaged BundleHeaderProto: {e.Message}.", index, e); }
         if (header.NumShards <= 0)
             throw Bad(index, ErrorIds.CorruptFile, $"the bundle header says {header.NumShards} data shards");
 
+        var entries = new List<(string, BundleEntry)>();
         var bundle = new TensorBundle(prefix, header, entries);
         var shardLengths = new Dictionary<int, long>();
-        foreach (var (key, e) in entries)
+        foreach (var (key, value) in table.Skip(1))
         {
-            if (e.Sliced)
-                throw new LstmPortException(ErrorIds.UnsupportedSlicedTensor,
-                    $"'{index}': '{key}' is stored as partitioned slices; LstmPort reads whole tensors only.", index);
-            if (e.ShardId < 0 || e.ShardId >= header.NumShards)
-                throw Bad(index, ErrorIds.CorruptFile, $"'{key}' names shard {e.ShardId} of {header.NumShards}");
-            if (!shardLengths.TryGetValue(e.ShardId, out var length))
+            BundleEntry e;
+            try { e = BundleEntry.Parse(value); }
+            catch (Exception x) when (x is InvalidProtocolBufferException or InvalidDataException)
             {
-                var shard = bundle.ShardPath(e.ShardId);
-                if (!File.Exists(shard))
-                    throw new LstmPortException(ErrorIds.ShardNotFound,
-                        $"'{index}' keeps '{key}' in the data shard '{shard}', which does not exist.", shard);
-                shardLengths[e.ShardId] = length = new FileInfo(shard).Length;
+                bundle.EntryErrors.Add(new LstmPortException(ErrorIds.CorruptProtobuf,
+                    $"'{index}': the BundleEntryProto of '{key}' is damaged ({x.Message}); the tensor is left out.", index, x));
+                continue;
             }
-            if (e.Offset < 0 || e.Size < 0 || e.Offset + e.Size > length)
-                throw new LstmPortException(ErrorIds.TensorOutOfRange,
-                    $"'{index}': '{key}' spans bytes [{e.Offset}, +{e.Size}] of a {length}-byte shard '{bundle.ShardPath(e.ShardId)}'.", index);
-            if (TfDataType.Scalar(e.DType) is { } scalar)
-            {
-                long bytes;
-                try { bytes = checked(e.Shape.Aggregate(1L, (a, d) => checked(a * d)) * DTypes.Size(scalar)); }
-                catch (OverflowException) { throw Bad(index, ErrorIds.TensorTooLarge, $"'{key}' has an absurd shape [{string.Join(",", e.Shape)}]"); }
-                if (bytes != e.Size)
-                    throw new LstmPortException(ErrorIds.TensorSizeMismatch,
-                        $"'{index}': '{key}' is [{string.Join(",", e.Shape)}] {TfDataType.Name(e.DType)} = {bytes} bytes, but its entry says {e.Size}.", index);
-            }
+            if (bundle.Check(index, key, e, shardLengths) is { } error) bundle.EntryErrors.Add(error);
+            else entries.Add((key, e));
         }
         return bundle;
+    }
+
+    /// <summary>Why one entry cannot be read, or null when its shard, range and size agree with the files.</summary>
+    LstmPortException? Check(string index, string key, BundleEntry e, Dictionary<int, long> shardLengths)
+    {
+        if (e.Sliced)
+            return new LstmPortException(ErrorIds.UnsupportedSlicedTensor,
+                $"'{index}': '{key}' is stored as partitioned slices; LstmPort reads whole tensors only, so it is left out.", index);
+        if (e.ShardId < 0 || e.ShardId >= Header.NumShards)
+            return Bad(index, ErrorIds.CorruptFile, $"'{key}' names shard {e.ShardId} of {Header.NumShards}; the tensor is left out");
+        if (!shardLengths.TryGetValue(e.ShardId, out var length))
+        {
+            var shard = ShardPath(e.ShardId);
+            // A missing shard is the bundle's damage, not one tensor's.
+            if (!File.Exists(shard))
+                throw new LstmPortException(ErrorIds.ShardNotFound,
+                    $"'{index}' keeps '{key}' in the data shard '{shard}', which does not exist.", shard);
+            shardLengths[e.ShardId] = length = new FileInfo(shard).Length;
+        }
+        if (e.Offset < 0 || e.Size < 0 || e.Offset > length - e.Size)
+            return new LstmPortException(ErrorIds.TensorOutOfRange,
+                $"'{index}': '{key}' spans bytes [{e.Offset}, +{e.Size}] of a {length}-byte shard '{ShardPath(e.ShardId)}'; the tensor is left out.", index);
+        if (TfDataType.Scalar(e.DType) is { } scalar)
+        {
+            long bytes;
+            try { bytes = checked(e.Shape.Aggregate(1L, (a, d) => checked(a * d)) * DTypes.Size(scalar)); }
+            catch (OverflowException) { return Bad(index, ErrorIds.TensorTooLarge, $"'{key}' has an absurd shape [{string.Join(",", e.Shape)}]; the tensor is left out"); }
+            if (bytes != e.Size)
+                return new LstmPortException(ErrorIds.TensorSizeMismatch,
+                    $"'{index}': '{key}' is [{string.Join(",", e.Shape)}] {TfDataType.Name(e.DType)} = {bytes} bytes, but its entry says {e.Size}; the tensor is left out.", index);
+            if (e.Shape.Any(d => d > int.MaxValue))
+                return Bad(index, ErrorIds.TensorTooLarge, $"'{key}' has a dimension over 2^31 [{string.Join(",", e.Shape)}]; the tensor is left out");
+        }
+        return null;
     }
 
     /// <summary>

@@ -16,11 +16,16 @@ namespace LstmPort.Frameworks.TensorFlow;
 /// are, for the target to refuse or (with -Force) drop.</item>
 /// <item>GRUCell: <c>r,u = sigmoid([x,h]·gates + b)</c>, <c>c = tanh([x, r*h]·candidate + b)</c>,
 /// <c>h' = u*h + (1-u)*c</c>: a GRU that resets before the recurrent matmul (Keras reset_after=False)
-/// with z = u.</item>
+/// with z = u. CudnnCompatibleGRUCell: <c>c = tanh(x·Wi + bi + r*(h·Wh + bh))</c>, which resets after
+/// it (PyTorch's GRU): its input projection joins the gates' input rows, its hidden projection the
+/// recurrent rows, and its hidden bias is the new gate's recurrent bias.</item>
 /// <item>BasicRNNCell: <c>tanh([x,h]·W + b)</c>.</item>
-/// <item>tf.layers.dense: a kernel <c>[in,units]</c> multiplying from the right, as Keras's.</item>
+/// <item>tf.contrib.cudnn_rnn's opaque buffer, split by the reader (<see cref="CudnnParams"/>): already
+/// the canonical form (input and recurrent matrices from the left, both biases, PyTorch's gate order).</item>
+/// <item>tf.layers.dense / fully_connected: a kernel <c>[in,units]</c> multiplying from the right, as Keras's.</item>
 /// </list>
-/// Each cell's scope names it (<c>rnn/multi_rnn_cell/cell_1</c>), so each is its own layer at depth 0.
+/// Each cell's scope names it (<c>rnn/multi_rnn_cell/cell_1</c>), so each is its own layer at depth 0;
+/// the layers of one cuDNN buffer share its scope and keep their depths.
 /// </summary>
 internal sealed class Tf1Mapping : IToCanonical
 {
@@ -28,11 +33,47 @@ internal sealed class Tf1Mapping : IToCanonical
 
     public CanonicalLayer ToCanonical(LayerGroup g, ConversionOptions options) => g.LayerType switch
     {
+        LayerType.LSTM or LayerType.GRU or LayerType.SimpleRNN when g.Flag(ConfigKeys.Cudnn) => Cudnn(g),
         LayerType.LSTM => Lstm(g, options),
         LayerType.GRU => Gru(g),
         LayerType.SimpleRNN => SimpleRnn(g),
         _ => PlainLayers.FromRight(g),
     };
+
+    /// <summary>One layer and direction of a cuDNN buffer: its parts are the canonical ones already.</summary>
+    static CanonicalLayer Cudnn(LayerGroup g)
+    {
+        int gates = Gates.Count(g.LayerType), h = g.Units, input = g.InputSize;
+        var w = g.Require(TensorRole.Kernel);
+        var r = g.Require(TensorRole.RecurrentKernel);
+        g.CheckShape(w, gates * h, input);
+        g.CheckShape(r, gates * h, h);
+        var bi = g.Find(TensorRole.InputBias);
+        var bh = g.Find(TensorRole.RecurrentBias);
+        if (bi is not null) g.CheckShape(bi, gates * h);
+        if (bh is not null) g.CheckShape(bh, gates * h);
+        var from = g.GateOrder == GateOrder.None ? Gates.Canonical(g.LayerType) : g.GateOrder;
+        var to = Gates.Canonical(g.LayerType);
+        CanonicalTensor Ordered(LstmTensor t, int[] shape) => CanonicalTensor.Of(t).Map(shape, x => Gates.SameOrder(from, to) ? x : Gates.Reorder(x, 0, from, to).contiguous());
+        var settings = new Dictionary<string, object?>(g.Config, StringComparer.OrdinalIgnoreCase)
+        {
+            [ConfigKeys.GoBackwards] = false,
+            [ConfigKeys.ReturnSequences] = true,
+        };
+        settings.Remove(ConfigKeys.Cudnn);
+        if (g.LayerType == LayerType.GRU) settings[ConfigKeys.ResetAfter] = true;
+        var c = new CanonicalLayer(g, g.LayerType, h, input, settings)
+        {
+            WeightIh = Ordered(w, [gates * h, input]),
+            WeightHh = Ordered(r, [gates * h, h]),
+            BiasIh = bi is null ? null : Ordered(bi, [gates * h]),
+            BiasHh = bh is null ? null : Ordered(bh, [gates * h]),
+            SourceOrder = from,
+            SourceFromRight = false,
+        };
+        c.Steps.Add("cuDNN buffer split into layers");
+        return c;
+    }
 
     static readonly GateOrder Order = Gates.Tf1Order(LayerType.LSTM), Canonical = Gates.Canonical(LayerType.LSTM);
 
@@ -106,27 +147,42 @@ internal sealed class Tf1Mapping : IToCanonical
         var candidate = g.Require(TensorRole.CandidateKernel);
         var gatesBias = g.Find(TensorRole.Bias);
         var candidateBias = g.Find(TensorRole.CandidateBias);
+        var hidden = g.Find(TensorRole.RecurrentKernel);
+        var hiddenBias = g.Find(TensorRole.RecurrentBias);
         int h = g.Units, input = g.InputSize;
         CheckRows(g, gates, input + h, 2 * h);
-        CheckRows(g, candidate, input + h, h);
+        if (hidden is null) CheckRows(g, candidate, input + h, h);
+        else
+        {
+            // CudnnCompatibleGRUCell: candidate/input_projection [in,h], candidate/hidden_projection [h,h].
+            CheckRows(g, candidate, input, h);
+            CheckRows(g, hidden, h, h);
+            if (hiddenBias is not null) g.CheckShape(hiddenBias, h);
+        }
         if (gatesBias is not null) g.CheckShape(gatesBias, 2 * h);
         if (candidateBias is not null) g.CheckShape(candidateBias, h);
-        // The gates' columns are r | u, which are the canonical r | z; the candidate is n.
-        CanonicalTensor Rows(int start, int count) => CanonicalTensor.Combine(CanonicalTensor.Of(gates), CanonicalTensor.Of(candidate), [3 * h, count],
-            (gk, ck) => TensorMemory.Transposed(cat([gk.narrow(0, start, count), ck.narrow(0, start, count)], 1)));
         var dtype = DTypes.Parse(gates.DType);
-        var gb = gatesBias is null ? CanonicalTensor.Make([2 * h], gates.DType, gates.Source, () => zeros(2 * h, dtype)) : CanonicalTensor.Of(gatesBias);
-        var cb = candidateBias is null ? CanonicalTensor.Make([h], gates.DType, gates.Source, () => zeros(h, dtype)) : CanonicalTensor.Of(candidateBias);
-        var c = new CanonicalLayer(g, LayerType.GRU, h, input, Settings(g, (ConfigKeys.RecurrentActivation, "sigmoid"), (ConfigKeys.ResetAfter, false)))
+        CanonicalTensor Zeros(int n) => CanonicalTensor.Make([n], gates.DType, gates.Source, () => zeros(n, dtype));
+        // The gates' columns are r | u, which are the canonical r | z; the candidate is n.
+        CanonicalTensor Rows(LstmTensor newGate, int start, int count, int newStart) =>
+            CanonicalTensor.Combine(CanonicalTensor.Of(gates), CanonicalTensor.Of(newGate), [3 * h, count],
+                (gk, ck) => TensorMemory.Transposed(cat([gk.narrow(0, start, count), ck.narrow(0, newStart, count)], 1)));
+        var gb = gatesBias is null ? Zeros(2 * h) : CanonicalTensor.Of(gatesBias);
+        var cb = candidateBias is null ? Zeros(h) : CanonicalTensor.Of(candidateBias);
+        bool resetAfter = hidden is not null;
+        var c = new CanonicalLayer(g, LayerType.GRU, h, input, Settings(g, (ConfigKeys.RecurrentActivation, "sigmoid"), (ConfigKeys.ResetAfter, resetAfter)))
         {
             Depth = 0,
-            WeightIh = Rows(0, input),
-            WeightHh = Rows(input, h),
+            WeightIh = Rows(candidate, 0, input, 0),
+            WeightHh = resetAfter ? Rows(hidden!, input, h, 0) : Rows(candidate, input, h, input),
             BiasIh = CanonicalTensor.Combine(gb, cb, [3 * h], (x, y) => cat([x, y], 0)),
+            // cuDNN's recurrent new-gate bias sits inside r*(...): it is the canonical b_hn, never summable into b_in.
+            BiasHh = hiddenBias is null ? null : CanonicalTensor.Combine(Zeros(2 * h), CanonicalTensor.Of(hiddenBias), [3 * h], (x, y) => cat([x, y], 0)),
             SourceOrder = Gates.Tf1Order(LayerType.GRU),
             SourceFromRight = true,
         };
-        c.Steps.Add("gates and candidate kernels split into input and recurrent rows");
+        c.Steps.Add(resetAfter ? "gates kernel and input/hidden projections split into input and recurrent rows"
+            : "gates and candidate kernels split into input and recurrent rows");
         return c;
     }
 

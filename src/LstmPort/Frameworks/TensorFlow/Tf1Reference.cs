@@ -10,7 +10,11 @@ namespace LstmPort.Frameworks.TensorFlow;
 /// BasicLSTMCell: one kernel over concat(x, h), gates i,j,f,o, <c>sigmoid(f + forget_bias)</c>
 /// (forget_bias is a run-time setting, default 1.0), optional peepholes, cell_clip and projection.
 /// GRUCell: gates r,u over concat(x, h); candidate over concat(x, r*h); <c>h = u*h + (1-u)*c</c>.
-/// BasicRNNCell: <c>h = act(concat(x, h) @ kernel + bias)</c>.
+/// CudnnCompatibleGRUCell (tensorflow/contrib/cudnn_rnn/python/ops/cudnn_rnn_ops.py): candidate
+/// <c>tanh(x·Wi + bi + r*(h·Wh + bh))</c>. BasicRNNCell: <c>h = act(concat(x, h) @ kernel + bias)</c>.
+/// tf.contrib.cudnn_rnn's opaque layers compute cuDNN's equations (its user guide, as that file quotes
+/// them): per gate <c>W x + bW + R h + bR</c>, LSTM gates i,f,c,o without forget_bias, GRU
+/// <c>h' = tanh(W_h x + bW_h + r*(R_h h + bR_h))</c>, <c>h = (1-u)*h' + u*h</c>.
 /// </summary>
 public static class Tf1Reference
 {
@@ -28,6 +32,7 @@ public static class Tf1Reference
         var input = reversed ? x.flip(0) : x;
         var (outputs, h, c) = g.LayerType switch
         {
+            LayerType.LSTM or LayerType.GRU or LayerType.SimpleRNN when g.Flag(ConfigKeys.Cudnn) => Cudnn(g, input),
             LayerType.LSTM => Lstm(g, input),
             LayerType.GRU => Gru(g, input),
             LayerType.SimpleRNN => BasicRnn(g, input),
@@ -97,49 +102,129 @@ public static class Tf1Reference
         return (outputs, m, c);
     }
 
-    static (List<Tensor>, Tensor, Tensor?) Gru(LayerGroup g, Tensor x)
+    /// <summary>A GRUCell's gates kernel [in+h,2h] and candidate kernel (by role; by name or width when both are FusedKernel).</summary>
+    static (LstmTensor Gates, LstmTensor Candidate) GruKernels(LayerGroup g)
     {
-        long inputSize = x.shape[^1];
         var kernels = g.All(TensorRole.FusedKernel);
-        var candidate = kernels.FirstOrDefault(k => k.Name.Contains("candidate", StringComparison.OrdinalIgnoreCase));
-        var gatesKernel = kernels.FirstOrDefault(k => k != candidate && k.Name.Contains("gates", StringComparison.OrdinalIgnoreCase));
-        // Without scope names, tell them apart by width: gates [in+h,2h], candidate [in+h,h].
+        var candidate = g.Find(TensorRole.CandidateKernel) ?? kernels.FirstOrDefault(k => k.Name.Contains("candidate", StringComparison.OrdinalIgnoreCase));
+        var gatesKernel = kernels.FirstOrDefault(k => k != candidate && (kernels.Count == 1 || k.Name.Contains("gates", StringComparison.OrdinalIgnoreCase)));
+        // Without roles or scope names, tell them apart by width: gates [in+h,2h], candidate [in+h,h].
         if (kernels.Count == 2 && (candidate is null || gatesKernel is null))
             (gatesKernel, candidate) = kernels[0].Shape.ElementAtOrDefault(1) > kernels[1].Shape.ElementAtOrDefault(1)
                 ? (kernels[0], kernels[1]) : (kernels[1], kernels[0]);
         if (gatesKernel is null || candidate is null)
             throw new LstmPortException(ErrorIds.MissingTensor,
-                $"{g.Describe()}: a TF1 GRUCell needs gates/kernel and candidate/kernel; found {string.Join(", ", kernels.Select(k => k.Name))}.", g);
-        if (candidate.Shape.Length != 2 || candidate.Shape[1] == 0) throw ShapeError(g, candidate, "[in+h,h]");
+                $"{g.Describe()}: a TF1 GRUCell needs gates/kernel and candidate/kernel; found {string.Join(", ", g.Tensors.Select(k => k.Name))}.", g);
+        return (gatesKernel, candidate);
+    }
+
+    static (List<Tensor>, Tensor, Tensor?) Gru(LayerGroup g, Tensor x)
+    {
+        long inputSize = x.shape[^1];
+        var (gatesKernel, candidate) = GruKernels(g);
+        var hidden = g.Find(TensorRole.RecurrentKernel);
+        if (candidate.Shape.Length != 2 || candidate.Shape[1] == 0) throw ShapeError(g, candidate, hidden is null ? "[in+h,h]" : "[in,h]");
         int h = candidate.Shape[1];
-        CheckShape(g, candidate, inputSize + h, h);
+        CheckShape(g, candidate, hidden is null ? inputSize + h : inputSize, h);
         CheckShape(g, gatesKernel, inputSize + h, 2 * h);
-        Tensor gatesBias = torch.zeros(2 * h, dtype: Precision), candidateBias = torch.zeros(h, dtype: Precision);
-        foreach (var b in g.All(TensorRole.Bias))
+        if (hidden is not null) CheckShape(g, hidden, h, h);
+        Tensor gatesBias = torch.zeros(2 * h, dtype: Precision), candidateBias = torch.zeros(h, dtype: Precision), hiddenBias = torch.zeros(h, dtype: Precision);
+        foreach (var b in g.All(TensorRole.Bias).Concat(g.All(TensorRole.CandidateBias)))
         {
             if (b.Shape is [var n] && n == 2 * h) gatesBias = Data(b);
             else if (b.Shape is [var n1] && n1 == h) candidateBias = Data(b);
             else throw ShapeError(g, b, $"[{2 * h}] (gates) or [{h}] (candidate)");
         }
+        if (g.Find(TensorRole.RecurrentBias) is { } rb) { CheckShape(g, rb, h); hiddenBias = Data(rb); }
         var act = Activation(g, ConfigKeys.Activation, "tanh");
 
         var gk = Data(gatesKernel);
         var ck = Data(candidate);
         var (gx, gh) = (gk[..(int)inputSize], gk[(int)inputSize..]);
-        var (cx, ch) = (ck[..(int)inputSize], ck[(int)inputSize..]);
         var xg = MatMul(x, gx) + gatesBias;
-        var xc = MatMul(x, cx) + candidateBias;
         var state = torch.zeros(x.shape[1], h, dtype: Precision);
+        var outputs = new List<Tensor>((int)x.shape[0]);
+        if (hidden is null)
+        {
+            // GRUCell: the reset gate scales h before the candidate's recurrent matmul.
+            var (cx, ch) = (ck[..(int)inputSize], ck[(int)inputSize..]);
+            var xc = MatMul(x, cx) + candidateBias;
+            for (long t = 0; t < x.shape[0]; t++)
+            {
+                var ru = torch.sigmoid(xg[t] + MatMul(state, gh)).chunk(2, -1);
+                var (r, u) = (ru[0], ru[1]);
+                var c = act(xc[t] + MatMul(r * state, ch));
+                state = u * state + (1 - u) * c;
+                outputs.Add(state);
+            }
+        }
+        else
+        {
+            // CudnnCompatibleGRUCell: the reset gate scales the hidden projection after its matmul and bias.
+            var xc = MatMul(x, ck) + candidateBias;
+            var wh = Data(hidden);
+            for (long t = 0; t < x.shape[0]; t++)
+            {
+                var ru = torch.sigmoid(xg[t] + MatMul(state, gh)).chunk(2, -1);
+                var (r, u) = (ru[0], ru[1]);
+                var c = act(xc[t] + r * (MatMul(state, wh) + hiddenBias));
+                state = u * state + (1 - u) * c;
+                outputs.Add(state);
+            }
+        }
+        return (outputs, state, null);
+    }
+
+    /// <summary>A layer of a cuDNN buffer: W [G*h,in] and R [G*h,h] from the left, both biases, gates in cuDNN's order.</summary>
+    static (List<Tensor>, Tensor, Tensor?) Cudnn(LayerGroup g, Tensor x)
+    {
+        int gates = Gates.Count(g.LayerType);
+        long inputSize = x.shape[^1];
+        var w = g.Require(TensorRole.Kernel);
+        var r = g.Require(TensorRole.RecurrentKernel);
+        if (w.Shape.Length != 2 || w.Shape[0] % gates != 0 || w.Shape[0] == 0) throw ShapeError(g, w, $"[{gates}*h,in]");
+        int h = w.Shape[0] / gates;
+        CheckShape(g, w, gates * h, inputSize);
+        CheckShape(g, r, gates * h, h);
+        Tensor Bias(TensorRole role)
+        {
+            if (g.Find(role) is not { } b) return torch.zeros(gates * h, dtype: Precision);
+            CheckShape(g, b, gates * h);
+            return Data(b);
+        }
+        var (bw, br) = (Bias(TensorRole.InputBias), Bias(TensorRole.RecurrentBias));
+        // cuDNN's order is i,f,c,o (LSTM) and r,u,h (GRU); a reordered layer says so in its GateOrder.
+        var order = g.GateOrder == GateOrder.None ? Gates.Canonical(g.LayerType) : g.GateOrder;
+        Tensor InCudnnOrder(Tensor t) => Gates.SameOrder(order, Gates.Canonical(g.LayerType)) ? t : Gates.Reorder(t, 0, order, Gates.Canonical(g.LayerType));
+        var wt = InCudnnOrder(Data(w)).t();
+        var rt = InCudnnOrder(Data(r)).t();
+        (bw, br) = (InCudnnOrder(bw), InCudnnOrder(br));
+        var act = Activation(g, ConfigKeys.Activation, "tanh");
+        var xw = MatMul(x, wt) + bw;
+        var state = torch.zeros(x.shape[1], h, dtype: Precision);
+        var cell = torch.zeros(x.shape[1], h, dtype: Precision);
         var outputs = new List<Tensor>((int)x.shape[0]);
         for (long t = 0; t < x.shape[0]; t++)
         {
-            var ru = torch.sigmoid(xg[t] + MatMul(state, gh)).chunk(2, -1);
-            var (r, u) = (ru[0], ru[1]);
-            var c = act(xc[t] + MatMul(r * state, ch));
-            state = u * state + (1 - u) * c;
+            var hr = MatMul(state, rt) + br;
+            if (g.LayerType == LayerType.LSTM)
+            {
+                var z = (xw[t] + hr).chunk(4, -1); // i, f, c, o
+                cell = torch.sigmoid(z[1]) * cell + torch.sigmoid(z[0]) * act(z[2]);
+                state = torch.sigmoid(z[3]) * act(cell);
+            }
+            else if (g.LayerType == LayerType.GRU)
+            {
+                var xi = xw[t].chunk(3, -1); var hh = hr.chunk(3, -1); // r, u, h
+                var reset = torch.sigmoid(xi[0] + hh[0]);
+                var update = torch.sigmoid(xi[1] + hh[1]);
+                var candidate = act(xi[2] + reset * hh[2]);
+                state = (1 - update) * candidate + update * state;
+            }
+            else state = act(xw[t] + hr);
             outputs.Add(state);
         }
-        return (outputs, state, null);
+        return (outputs, state, g.LayerType == LayerType.LSTM ? cell : null);
     }
 
     static (List<Tensor>, Tensor, Tensor?) BasicRnn(LayerGroup g, Tensor x)

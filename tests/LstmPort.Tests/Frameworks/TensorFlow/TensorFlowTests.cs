@@ -308,9 +308,16 @@ public sealed class TensorFlowTests(Xunit.Abstractions.ITestOutputHelper output)
         File.WriteAllText(dir.File("checkpoint"), "model_checkpoint_path: \"model.ckpt\"\nall_model_checkpoint_paths: \"model.ckpt\"\n");
         var f = WeightReader.Read(given.Length == 0 ? dir.Path : dir.File(given));
         Assert.Equal(WeightFormat.TensorFlowCheckpoint, f.Format);
-        Assert.Equal(model.Select(m => m.Name).Order(), f.Tensors.Select(t => t.Name).Order());
-        foreach (var m in model)
+        // Optimizer slots and counters are left out, with one note saying so.
+        string[] training = ["rnn/multi_rnn_cell/cell_0/lstm_cell/kernel/Adam", "rnn/multi_rnn_cell/cell_0/lstm_cell/kernel/Adam_1", "global_step", "beta1_power"];
+        var weights = model.Where(m => !training.Contains(m.Name)).ToList();
+        Assert.Equal(weights.Select(m => m.Name).Order(), f.Tensors.Select(t => t.Name).Order());
+        foreach (var m in weights)
             Assert.Equal(m.Values, f.Tensors.Single(t => t.Name == m.Name).Tensor.flatten().data<float>().ToArray());
+        Assert.Equal("left out 4 variables that hold training state, not weights: 2 optimizer slots (Adam, Adam_1); 1 optimizer variable (beta1_power); 1 step counter (global_step)",
+            Assert.Single(f.Notes));
+        Assert.Empty(f.Errors);
+        Assert.Empty(f.Warnings);
 
         var k0 = f.Tensors.Single(t => t.Name == "rnn/multi_rnn_cell/cell_0/lstm_cell/kernel");
         Assert.Equal(("rnn/multi_rnn_cell/cell_0", LayerType.LSTM, TensorRole.FusedKernel, 0, 3, 4, GateOrder.IJFO),
@@ -324,8 +331,6 @@ public sealed class TensorFlowTests(Xunit.Abstractions.ITestOutputHelper output)
         var gru = f.Tensors.Where(t => t.LayerType == LayerType.GRU).ToList();
         Assert.Equal(4, gru.Count);
         Assert.All(gru, t => Assert.Equal(("bidirectional_rnn", Direction.Forward, 2, 3), (t.Layer, t.Direction, t.Units, t.InputSize)));
-        foreach (var other in new[] { "rnn/multi_rnn_cell/cell_0/lstm_cell/kernel/Adam", "rnn/multi_rnn_cell/cell_0/lstm_cell/kernel/Adam_1", "global_step", "beta1_power" })
-            Assert.Equal((LayerType.Other, TensorRole.Other), (f.Tensors.Single(t => t.Name == other).LayerType, f.Tensors.Single(t => t.Name == other).Role));
         // The peephole/projection layer is refused for Keras; the plain one converts.
         var groups = LayerGroup.Group(f.Tensors).Where(g => g.IsRecurrent).ToDictionary(g => g.Layer);
         Assert.Equal(3, ToKeras(groups["rnn/multi_rnn_cell/cell_0"]).Count);
@@ -381,17 +386,26 @@ public sealed class TensorFlowTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Fact]
-    public void Entries_that_contradict_the_data_give_stable_error_ids()
+    public void Entries_that_contradict_the_data_are_left_out_with_stable_error_ids_and_the_rest_is_read()
     {
         using var dir = new TempDir();
-        var prefix = WriteSmall(dir, w => w.RawEntries["cell/lstm_cell/zz"] = TfCheckpointWriter.Entry(1, [4, 4], 0, 0, 60, 0));
-        Assert.Equal("TensorSizeMismatch", ErrorId(() => WeightReader.Read(prefix)));
-        prefix = WriteSmall(dir, w => w.RawEntries["cell/lstm_cell/zz"] = TfCheckpointWriter.Entry(1, [400], 0, 0, 1600, 0));
-        Assert.Equal("TensorOutOfRange", ErrorId(() => WeightReader.Read(prefix)));
-        prefix = WriteSmall(dir, w => w.RawEntries["cell/lstm_cell/zz"] = [0x12, 0xff, 0x01]);
-        Assert.Equal("CorruptProtobuf", ErrorId(() => WeightReader.Read(prefix)));
-        prefix = WriteSmall(dir, w => w.RawEntries["cell/lstm_cell/zz"] = TfCheckpointWriter.Entry(1, [2], 3, 0, 8, 0));
-        Assert.Equal("CorruptFile", ErrorId(() => WeightReader.Read(prefix)));
+        // One damaged entry is that tensor's error, not the file's: the cell beside it is still read.
+        foreach (var (entry, id) in new (byte[], string)[]
+                 {
+                     (TfCheckpointWriter.Entry(1, [4, 4], 0, 0, 60, 0), "TensorSizeMismatch"),
+                     (TfCheckpointWriter.Entry(1, [400], 0, 0, 1600, 0), "TensorOutOfRange"),
+                     ([0x12, 0xff, 0x01], "CorruptProtobuf"),
+                     (TfCheckpointWriter.Entry(1, [2], 3, 0, 8, 0), "CorruptFile"),
+                 })
+        {
+            var prefix = WriteSmall(dir, w => w.RawEntries["zz/w"] = entry);
+            var f = WeightReader.Read(prefix);
+            var e = Assert.Single(f.Errors);
+            Assert.Equal(id, e.ErrorId);
+            Assert.Contains("'zz/w'", e.Message);
+            Assert.Equal(["cell/lstm_cell/kernel", "cell/lstm_cell/bias"], f.Tensors.Select(t => t.Name));
+            Assert.Equal(Seq(40, 0.1f), f.Tensors[0].Tensor.flatten().data<float>().ToArray());
+        }
     }
 
     [SkippableFact]
@@ -417,8 +431,11 @@ public sealed class TensorFlowTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.All(lstm, t => Assert.Equal(("lstm", Layout.Keras, GateOrder.IFCO, 32, 3, "sigmoid"), (t.Layer, t.Layout, t.GateOrder, t.Units, t.InputSize, t.Config[ConfigKeys.RecurrentActivation])));
         var dense = f.Tensors.Where(t => t.LayerType == LayerType.Dense).ToList();
         Assert.Equal(new[] { ("dense", TensorRole.Kernel), ("dense", TensorRole.Bias) }, dense.Select(t => (t.Layer, t.Role)));
-        Assert.Contains(f.Tensors, t => t.Name == "optimizer/_variables/3" && t.LayerType == LayerType.Other);
-        Assert.Equal(3 + 2 + 16, f.Tensors.Count); // 4 metric counters, 2 optimizer scalars, 10 Adam slots
+        // The optimizer's variables (iterations, learning rate, 10 Adam slots) and 4 metric variables are left out, with one note.
+        Assert.Equal(3 + 2, f.Tensors.Count);
+        Assert.Equal("left out 16 variables that hold training state, not weights: 12 optimizer variables (_iterations, _learning_rate, optimizer/_variables/*); 4 metric variables (count, total)",
+            Assert.Single(f.Notes));
+        Assert.Empty(f.Errors);
 
         // The checkpoint inside, read on its own: same values, layers named by object path and types inferred.
         var ckpt = WeightReader.Read(Path.Combine(dir, "variables", "variables.index"));
@@ -445,16 +462,15 @@ public sealed class TensorFlowCmdletTests(ModuleSession ps) : IClassFixture<Modu
         var plain = ps.Objects<LstmTensor>("Get-LstmWeights $args[0]", prefix);
         Assert.Equal(1.0, plain[0].Config[ConfigKeys.ForgetBias]);
         var set = ps.Objects<LstmTensor>("Get-LstmWeights $args[0] -ForgetBias 0.25", prefix);
-        Assert.Equal(3, set.Count);
-        Assert.All(set.Where(t => t.LayerType == LayerType.LSTM), t =>
+        Assert.Equal(2, set.Count); // global_step is a training counter: left out
+        Assert.All(set, t =>
         {
             Assert.Equal(0.25, t.Config[ConfigKeys.ForgetBias]);
             Assert.DoesNotContain(ConfigKeys.ForgetBias, (string[])t.Config[ConfigKeys.Inferred]!);
         });
-        Assert.Equal(3f, set.Single(t => t.Name == "global_step").Tensor.item<float>());
 
         var r = ps.Run("Get-LstmWeights $args[0], $args[1]", dir.File("missing.ckpt"), prefix);
         Assert.Equal("FileNotFound", r.Errors.Single().FullyQualifiedErrorId.Split(',')[0]);
-        Assert.Equal(3, r.Output.Count);
+        Assert.Equal(2, r.Output.Count);
     }
 }

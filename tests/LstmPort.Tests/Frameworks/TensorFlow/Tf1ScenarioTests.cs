@@ -119,4 +119,95 @@ public sealed class Tf1ScenarioTests(ModuleSession ps) : IClassFixture<ModuleSes
         var r = ps.Run("Get-LstmWeights $args[0] | ConvertTo-KerasLayout", ckpt);
         Assert.Contains("num_proj", Assert.Single(r.Errors).Exception.Message);
     }
+
+    /// <summary>
+    /// The classic TF1 tutorial checkpoint (tf.train.Saver after Adam): fully connected layers made
+    /// with tf.get_variable as &lt;scope&gt;/weights and &lt;scope&gt;/biases around a MultiRNNCell of
+    /// BasicLSTMCells. Users reported that LstmPort took the dense scope in_hidden [3,36] for a cell and
+    /// emitted nothing at all.
+    /// </summary>
+    static List<TfCheckpointWriter.Variable> Tutorial(int cell1Columns = 64)
+    {
+        const string cell = "LSTM_cell/rnn/multi_rnn_cell/cell_{0}/basic_lstm_cell/{1}";
+        var weights = new List<TfCheckpointWriter.Variable>
+        {
+            V("in_hidden/weights", [3, 36], 31), V("in_hidden/biases", [36], 32),
+            V(string.Format(cell, 0, "kernel"), [36 + 16, 64], 33), V(string.Format(cell, 0, "bias"), [64], 34),
+            V(string.Format(cell, 1, "kernel"), [16 + 16, cell1Columns], 35), V(string.Format(cell, 1, "bias"), [64], 36),
+            V("out_hidden/weights", [16, 1], 37), V("out_hidden/biases", [1], 38),
+        };
+        var state = weights.SelectMany(w => new[] { new TfCheckpointWriter.Variable(w.Name + "/Adam", w.Shape, w.Values), new TfCheckpointWriter.Variable(w.Name + "/Adam_1", w.Shape, w.Values) })
+            .Append(V("train/beta1_power", [], 39)).Append(V("train/beta2_power", [], 40)).Append(V("global_step", [], 41));
+        return [.. weights, .. state];
+    }
+
+    [SkippableFact]
+    public void The_TF1_tutorial_checkpoint_reads_dense_and_LSTM_layers_and_runs_the_same_in_real_PyTorch()
+    {
+        using var dir = new TempDir();
+        var ckpt = Checkpoint(dir, [.. Tutorial()]);
+        var f = LstmPort.Formats.WeightReader.Read(ckpt);
+        Assert.Empty(f.Errors);
+        Assert.Empty(f.Warnings);
+        Assert.Equal("left out 19 variables that hold training state, not weights: 16 optimizer slots (Adam, Adam_1); 2 optimizer variables (beta1_power, beta2_power); 1 step counter (global_step)",
+            Assert.Single(f.Notes));
+        Assert.Equal(new[]
+        {
+            ("in_hidden/weights", "in_hidden", LayerType.Dense, TensorRole.Kernel), ("in_hidden/biases", "in_hidden", LayerType.Dense, TensorRole.Bias),
+            ("LSTM_cell/rnn/multi_rnn_cell/cell_0/basic_lstm_cell/kernel", "LSTM_cell/rnn/multi_rnn_cell/cell_0", LayerType.LSTM, TensorRole.FusedKernel),
+            ("LSTM_cell/rnn/multi_rnn_cell/cell_0/basic_lstm_cell/bias", "LSTM_cell/rnn/multi_rnn_cell/cell_0", LayerType.LSTM, TensorRole.Bias),
+            ("LSTM_cell/rnn/multi_rnn_cell/cell_1/basic_lstm_cell/kernel", "LSTM_cell/rnn/multi_rnn_cell/cell_1", LayerType.LSTM, TensorRole.FusedKernel),
+            ("LSTM_cell/rnn/multi_rnn_cell/cell_1/basic_lstm_cell/bias", "LSTM_cell/rnn/multi_rnn_cell/cell_1", LayerType.LSTM, TensorRole.Bias),
+            ("out_hidden/weights", "out_hidden", LayerType.Dense, TensorRole.Kernel), ("out_hidden/biases", "out_hidden", LayerType.Dense, TensorRole.Bias),
+        }, f.Tensors.Select(t => (t.Name, t.Layer, t.LayerType, t.Role)));
+        Assert.Equal([(36, 3), (36, 3), (16, 36), (16, 36), (16, 16), (16, 16), (1, 16), (1, 16)], f.Tensors.Select(t => (t.Units, t.InputSize)));
+        foreach (var v in Tutorial().Take(8))
+            Assert.Equal(v.Values, f.Tensors.Single(t => t.Name == v.Name).Tensor.flatten().data<float>().ToArray());
+
+        // Into PyTorch: nn.Linear, one nn.LSTM(num_layers=2), nn.Linear; loaded strictly and run on the same input as the TF1 model in numpy.
+        string tf1 = dir.File("tf1.safetensors"), pth = dir.File("tutorial.pth");
+        Run("$w = Get-LstmWeights $args[0]; $w | Export-LstmWeights $args[1]; $w | ConvertTo-TorchLayout -StackAs rnn | Export-LstmWeights $args[2]", ckpt, tf1, pth);
+        const string cell = "LSTM_cell/rnn/multi_rnn_cell/cell_{0}/basic_lstm_cell/{1}";
+        JsonObject Lstm(int k) => new() { ["kernel"] = string.Format(cell, k, "kernel"), ["bias"] = string.Format(cell, k, "bias"), ["forget_bias"] = 1.0 };
+        var spec = new JsonObject
+        {
+            ["tf1"] = tf1, ["pth"] = pth, ["input"] = 3, ["seq"] = 7, ["batch"] = 2,
+            ["stages"] = new JsonArray(
+                new JsonObject { ["dense"] = new JsonObject { ["kernel"] = "in_hidden/weights", ["bias"] = "in_hidden/biases" }, ["module"] = "in_hidden" },
+                new JsonObject { ["lstm"] = new JsonArray(Lstm(0), Lstm(1)), ["module"] = "rnn" },
+                new JsonObject { ["dense"] = new JsonObject { ["kernel"] = "out_hidden/weights", ["bias"] = "out_hidden/biases" }, ["module"] = "out_hidden" }),
+        };
+        File.WriteAllText(dir.File("model.json"), spec.ToJsonString());
+        var result = Python.Run("tf1_model_check.py", dir.File("model.json"));
+        Assert.True(result.GetProperty("max_abs_error").GetDouble() < 1e-5, $"PyTorch differs from the TF1 model by {result.GetProperty("max_abs_error").GetDouble():E2}");
+        Assert.Equal(8, result.GetProperty("modules").GetProperty("rnn").GetArrayLength());
+
+        foreach (var convert in new[] { "ConvertTo-TorchLayout -StackAs rnn", "ConvertTo-KerasLayout" })
+        {
+            var checks = ps.Objects<LstmPort.Verification.EquivalenceResult>($"$t = Get-LstmWeights $args[0]; Test-LstmEquivalence $t ($t | {convert})", ckpt);
+            Assert.Equal(4, checks.Count);
+            Assert.All(checks, r => Assert.True(r.Passed && r.MaxAbsError < 1e-5, $"{convert}: {r.Layer} {r.MaxAbsError}"));
+        }
+    }
+
+    [Fact]
+    public void A_broken_scope_of_the_tutorial_checkpoint_is_its_own_error_and_every_other_layer_still_comes_out()
+    {
+        using var dir = new TempDir();
+        var ckpt = Checkpoint(dir, [.. Tutorial(cell1Columns: 62)]);
+        var r = ps.Run("Get-LstmWeights $args[0]", ckpt);
+        var e = Assert.Single(r.Errors);
+        Assert.Equal("LayerShapeMismatch", e.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Equal(System.Management.Automation.ErrorCategory.InvalidData, e.CategoryInfo.Category);
+        Assert.Equal("TF1 cell LSTM_cell/rnn/multi_rnn_cell/cell_1/basic_lstm_cell: 'LSTM_cell/rnn/multi_rnn_cell/cell_1/basic_lstm_cell/kernel' is [32,62]; " +
+                     "an LSTM cell's kernel is [input + units, 4*units] (i, j, f, o).", e.Exception.Message);
+        var names = r.Output.Select(o => ((LstmTensor)o.BaseObject).Name).ToList();
+        Assert.Equal(["in_hidden/weights", "in_hidden/biases", "LSTM_cell/rnn/multi_rnn_cell/cell_0/basic_lstm_cell/kernel",
+                      "LSTM_cell/rnn/multi_rnn_cell/cell_0/basic_lstm_cell/bias", "out_hidden/weights", "out_hidden/biases"], names);
+        // What is left converts and checks as before.
+        var checks = ps.Objects<LstmPort.Verification.EquivalenceResult>(
+            "$t = Get-LstmWeights $args[0] -ErrorAction SilentlyContinue; Test-LstmEquivalence $t ($t | ConvertTo-TorchLayout)", ckpt);
+        Assert.Equal(3, checks.Count);
+        Assert.All(checks, c => Assert.True(c.Passed, c.Reason));
+    }
 }
