@@ -82,6 +82,34 @@ static class Hdf5Data
 
     static string Clean(string s) => s.TrimEnd('\0');
 
+    /// <summary>
+    /// How many datasets a group holds, all levels down; null when the group is damaged, nests
+    /// deeper than <paramref name="maxDepth"/> or lists more than <paramref name="maxObjects"/>
+    /// objects (links that loop), so a count never hangs.
+    /// </summary>
+    public static int? CountDatasets(IH5Group group, int maxDepth = 48, int maxObjects = 200_000)
+    {
+        int seen = 0;
+        int? Count(IH5Group g, int depth)
+        {
+            if (depth > maxDepth) return null;
+            int n = 0;
+            foreach (var child in g.Children())
+            {
+                if (++seen > maxObjects) return null;
+                if (child is IH5Dataset) n++;
+                else if (child is IH5Group sub)
+                {
+                    if (Count(sub, depth + 1) is not int m) return null;
+                    n += m;
+                }
+            }
+            return n;
+        }
+        try { return Count(group, 0); }
+        catch (Exception e) when (e is not (OutOfMemoryException or InsufficientExecutionStackException)) { return null; }
+    }
+
     public static int[] Shape(IH5Dataset d)
     {
         if (d.Space.Type == H5DataspaceType.Null) return [0];

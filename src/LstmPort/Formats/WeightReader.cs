@@ -10,7 +10,7 @@ namespace LstmPort.Formats;
 /// </summary>
 public static class WeightReader
 {
-    static readonly IWeightReader[] Readers = [new SafetensorsReader(), new TorchFileReader(), new KerasHdf5Reader(), new KerasArchiveReader(),
+    static readonly IWeightReader[] Readers = [new SafetensorsReader(), new TorchFileReader(), new KerasHdf5Reader(), new KerasArchiveReader(), new KerasWeightsReader(),
         new CheckpointReader(), new SavedModelReader(), new FrozenGraphReader()];
 
     public static WeightFile Read(string path, WeightFormat format = WeightFormat.Auto, ReadOptions? options = null)
@@ -55,7 +55,13 @@ public static class WeightReader
     {
         try
         {
-            return reader.Read(readPath, options);
+            var file = reader.Read(readPath, options);
+            // Only Keras weights files take a model config; say so rather than ignore -Config silently.
+            if (options.Config is not null && reader.Format is not (WeightFormat.KerasHdf5 or WeightFormat.KerasArchive or WeightFormat.KerasWeights))
+                file = new WeightFile(file.Path, file.Format, file.Tensors,
+                    [.. file.Warnings, $"-Config '{options.Config}' is not used: a model config is read for Keras weights files only, and this is a {reader.Format} file."],
+                    file.Errors, file.Notes);
+            return file;
         }
         catch (LstmPortException) { throw; }
         catch (Exception e) when (e is EndOfStreamException or InvalidDataException or FormatException or System.Text.Json.JsonException)
