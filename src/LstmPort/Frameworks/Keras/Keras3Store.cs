@@ -264,7 +264,7 @@ internal static class Keras3Store
                 if (child.Name != Vars) AddTree(child);
         }
         LstmPortException Damaged(LstmPortException e) =>
-            new(e.ErrorId, $"layer '{layer}' ({unit.Node.Path}) cannot be read: {e.Message}", e.Target, e);
+            new(e.ErrorId, $"'{file}': layer '{layer}' ({unit.Node.Path}) cannot be read: {Unprefixed(e.Message, file)}", file, e);
 
         var node = unit.Node;
         if (unit.OwnVarsOnly) AddVars(node.Child(Vars));
@@ -277,6 +277,9 @@ internal static class Keras3Store
         else AddTree(node);
         return list;
     }
+
+    static string Unprefixed(string message, string file) =>
+        message.StartsWith($"'{file}': ", StringComparison.Ordinal) ? message[(file.Length + 4)..] : message;
 
     /// <summary>Names as Keras numbers them: vars 0, 1, ..., 10 by number; lstm, lstm_1, ..., lstm_10 by their number.</summary>
     internal sealed class NaturalOrder : IComparer<string>

@@ -82,7 +82,7 @@ public static partial class KerasLayers
         var warnings = new List<string>();
         if (inferredLayers.Count > 0)
             warnings.Add($"the file has no model config for {string.Join("; ", inferredLayers)}: layer types come from the weights and " +
-                         $"the settings in brackets are Keras {VersionText(origin)} defaults, which Config.inferred lists. " +
+                         $"the settings in brackets are {VersionText(origin)} defaults, which Config.inferred lists. " +
                          "Give the model's config (-Config) if it used others: a relu LSTM, say, has the same weights as a tanh one.");
         if (unknown.Count > 0)
             warnings.Add($"LstmPort does not know the kind of {string.Join(", ", unknown)}: {(unknown.Count == 1 ? "its" : "their")} weights are listed " +
@@ -91,7 +91,9 @@ public static partial class KerasLayers
     }
 
     static string VersionText(Origin origin) =>
-        origin.KerasVersion ?? (origin.AssumedVersion is string a ? (a.StartsWith('3') ? "3" : "tf.keras " + a) : "1");
+        origin.KerasVersion is string v ? "Keras " + v
+        : origin.AssumedVersion is string a ? (a.StartsWith('3') ? "Keras 3" : "tf.keras " + a)
+        : "Keras 1";
 
     static readonly Dictionary<string, string> RnnCells = new(StringComparer.Ordinal)
         { ["LSTMCell"] = "LSTM", ["GRUCell"] = "GRU", ["SimpleRNNCell"] = "SimpleRNN" };
@@ -148,7 +150,8 @@ public static partial class KerasLayers
             foreach (var w in layer.Weights)
                 result.Add(new LstmTensor(w.Name, layer.Name, LayerType.Other, TensorRole.Other, Layout.Keras, w.Shape, w.DType, w.Load, source: origin.Path, reloadable: true));
             var kind = className ?? hinted;
-            return ([], kind is not null ? $"{layer.Name} ({kind})" : $"{layer.Name} (no config, and its weights {Describe(layer.Weights)} fit no layer type it knows)");
+            return ([], kind is not null ? $"{layer.Name} ({kind})"
+                : $"{layer.Name} (no config, and its weights {string.Join(", ", layer.Weights.Select(w => $"[{string.Join(",", w.Shape)}]"))} fit no layer type it knows)");
         }
 
         var config = new Dictionary<string, object?>(StringComparer.OrdinalIgnoreCase);
