@@ -142,7 +142,7 @@ with h5py.File(prefix + ".weights.h5", "w") as f:
         m.rnn("LSTM", "lstm_1", 4, 4)
         m.rnn("GRU", "gru", 4, 3)
         m.rnn("SimpleRNN", "simple_rnn", 3, 3, activation="relu", return_sequences=False)
-        m.plain("Dense", "dense", dense_config("dense", 2, "softmax"), [arr(3, 2), arr(2)])
+        m.plain("Dense", "dense", dense_config("dense", 2, "tanh"), [arr(3, 2), arr(2)])
         config = sequential_config("sequential", m.configs, [None])
     elif kind == "lstm":
         store.make("", "sequential")

@@ -22,7 +22,12 @@ internal static class Keras3Store
     const string Vars = "vars";
     /// <summary>Keras nests a few levels per nested model; far deeper means links that loop.</summary>
     const int MaxDepth = 48;
-    /// <summary>Groups and datasets listed in one file before it is taken for damaged (links that loop multiply).</summary>
+    /// <summary>
+    /// Groups and datasets one layer may hold (Keras writes a few; a custom block a few dozen): more
+    /// means links that loop and multiply, and only that layer is refused.
+    /// </summary>
+    const int MaxPerLayer = 5_000;
+    /// <summary>Groups and datasets listed in one file before the file is taken for damaged.</summary>
     const int MaxObjects = 200_000;
 
     static readonly HashSet<string> WeightedClasses = new(StringComparer.Ordinal)
@@ -42,29 +47,46 @@ internal static class Keras3Store
     /// </summary>
     public static Result Read(IH5Group h5, string file, JsonElement? config, Func<KerasHdf5Reader.DatasetRef, Func<TorchSharp.torch.Tensor>> loader)
     {
-        int count = 0;
-        var root = Build(h5, "", "", 0, ref count, file);
+        var total = new Budget(MaxObjects);
+        var root = new Node { Name = "", Path = "" };
         var warnings = new List<string>();
         var notes = new List<string>();
         var errors = new List<LstmPortException>();
 
+        // Training state beside the model is counted, never described: left out on purpose, and said so.
+        int? optimizer = 0, metrics = 0;
+        var optimizerGroups = new List<string>();
+        var children = new List<(string Name, IH5Group Group)>();
+        foreach (var child in h5.Children())
+        {
+            if (child is not IH5Group g) continue;
+            if (child.Name.StartsWith("optimizer", StringComparison.Ordinal))
+            {
+                optimizer = optimizer + Hdf5Data.CountDatasets(g, MaxDepth, MaxObjects);
+                optimizerGroups.Add(child.Name + "/");
+            }
+            else if (IsTrainingState(child.Name)) metrics = metrics + Hdf5Data.CountDatasets(g, MaxDepth, MaxObjects);
+            else children.Add((child.Name, g));
+        }
+        if (optimizerGroups.Count > 0)
+            notes.Add(optimizer is int n ? $"left out {n} optimizer variable{(n == 1 ? "" : "s")} ({string.Join(", ", optimizerGroups)})"
+                : $"left out the optimizer's variables ({string.Join(", ", optimizerGroups)})");
+        if (metrics is not 0) notes.Add($"left out {(metrics is int m ? m.ToString() : "the")} variables of metrics and losses");
+
+        foreach (var (name, g) in children.OrderBy(c => c.Name, NaturalOrder.Instance))
+            root.Groups.Add(Build(g, name, name, 1, Budget.For(name, new Budget(MaxPerLayer)), total, file));
+
         var container = root.Child(LayersGroup) is not null ? LayersGroup : root.Child(TfKerasLayersGroup) is not null ? TfKerasLayersGroup : null;
         string assumed = container == TfKerasLayersGroup ? "2.13" : "3";
 
-        // What belongs to the model's layers, and what is training state left out on purpose.
+        // What belongs to the model's layers.
         var units = new List<Unit>();
-        int optimizer = 0, metrics = 0;
-        var optimizerGroups = new List<string>();
         foreach (var g in root.Groups)
         {
             if (g.Name == container) Collect(g, units, 0);
             else if (g.Name == Vars) { if (g.Datasets.Count > 0) units.Add(new Unit(root, IsModel: false, OwnVarsOnly: true)); }
-            else if (g.Name.StartsWith("optimizer", StringComparison.Ordinal)) { optimizer += g.CountDatasets(); optimizerGroups.Add(g.Name + "/"); }
-            else if (IsTrainingState(g.Name)) metrics += g.CountDatasets();
             else CollectAttribute(g, units); // a subclassed model keeps its layers under their attribute names
         }
-        if (optimizer > 0) notes.Add($"left out {optimizer} optimizer variable{(optimizer == 1 ? "" : "s")} ({string.Join(", ", optimizerGroups)})");
-        if (metrics > 0) notes.Add($"left out {metrics} variable{(metrics == 1 ? "" : "s")} of metrics and losses");
 
         var byName = new Dictionary<string, Unit>(StringComparer.Ordinal);
         foreach (var u in units)
@@ -154,11 +176,21 @@ internal static class Keras3Store
 
     internal sealed record Entry(string Name, string Path, KerasHdf5Reader.DatasetRef? Ref, LstmPortException? Error);
 
+    /// <summary>Objects a walk may still list; null: no limit of its own (a model's container, whose layers each get one).</summary>
+    sealed class Budget(int left)
+    {
+        public int Left = left;
+        /// <summary>A container's children are layers: each gets its own budget, the container none.</summary>
+        public static Budget? For(string groupName, Budget budget) => groupName is LayersGroup or TfKerasLayersGroup ? null : budget;
+    }
+
     /// <summary>
-    /// Lists the groups and datasets below a group, their metadata only. Deeper than any Keras file
-    /// nests, a branch is marked damaged (links that loop); past <see cref="MaxObjects"/> the whole file is.
+    /// Lists the groups and datasets below a group, their metadata only. A branch deeper than any
+    /// Keras file nests, or a layer with more objects than <see cref="MaxPerLayer"/>, is marked
+    /// damaged (links that loop) and only its layer is refused; past <see cref="MaxObjects"/> the
+    /// whole file is.
     /// </summary>
-    static Node Build(IH5Group group, string name, string path, int depth, ref int count, string file)
+    static Node Build(IH5Group group, string name, string path, int depth, Budget? budget, Budget total, string file)
     {
         var node = new Node { Name = name, Path = path };
         try
@@ -167,18 +199,33 @@ internal static class Keras3Store
             if (depth > MaxDepth)
             {
                 node.Damage = new LstmPortException(ErrorIds.CorruptFile,
-                    $"'{file}': group '{path}' is nested more than {MaxDepth} levels deep; a Keras weights file nests a few levels per model (its links may loop).", file);
+                    $"'{file}': group '{Short(path)}' is nested more than {MaxDepth} levels deep; a Keras weights file nests a few levels per model (its links may loop).", file);
                 return node;
             }
-            foreach (var child in group.Children().OrderBy(c => c.Name, NaturalOrder.Instance))
+            var children = new List<IH5Object>();
+            foreach (var child in group.Children())
             {
-                if (++count > MaxObjects)
+                if (--total.Left < 0)
                     throw new LstmPortException(ErrorIds.CorruptFile,
                         $"'{file}' lists more than {MaxObjects:N0} groups and datasets; expected a Keras weights file's few per layer (its links may loop).", file);
+                if (budget is not null && --budget.Left < 0)
+                {
+                    node.Damage = new LstmPortException(ErrorIds.CorruptFile,
+                        $"'{file}': group '{Short(path)}' holds more than {MaxPerLayer:N0} groups and datasets for one layer (its links may loop).", file);
+                    return node;
+                }
+                children.Add(child);
+            }
+            foreach (var child in children.OrderBy(c => c.Name, NaturalOrder.Instance))
+            {
                 var childPath = path.Length == 0 ? child.Name : path + "/" + child.Name;
                 switch (child)
                 {
-                    case IH5Group g: node.Groups.Add(Build(g, child.Name, childPath, depth + 1, ref count, file)); break;
+                    case IH5Group g:
+                        var own = budget ?? new Budget(MaxPerLayer);
+                        node.Groups.Add(Build(g, child.Name, childPath, depth + 1, Budget.For(child.Name, own), total, file));
+                        if (node.Groups[^1].Damage is { } damage && budget is not null && budget.Left < 0) node.Damage ??= damage;
+                        break;
                     case IH5Dataset d:
                         try { node.Datasets.Add(new Entry(child.Name, childPath, KerasHdf5Reader.Describe(d, childPath, file), null)); }
                         catch (LstmPortException e) { node.Datasets.Add(new Entry(child.Name, childPath, null, e)); }
@@ -193,10 +240,13 @@ internal static class Keras3Store
         }
         catch (Exception e) when (IsDamage(e))
         {
-            node.Damage = new LstmPortException(ErrorIds.CorruptFile, $"'{file}': group '{(path.Length == 0 ? "/" : path)}' cannot be read: {e.Message}", file, e);
+            node.Damage = new LstmPortException(ErrorIds.CorruptFile, $"'{file}': group '{(path.Length == 0 ? "/" : Short(path))}' cannot be read: {e.Message}", file, e);
         }
         return node;
     }
+
+    /// <summary>A path for a message: a looping one is cut to its start.</summary>
+    static string Short(string path) => path.Length <= 100 ? path : path[..100] + "...";
 
     static bool IsDamage(Exception e) => e is not (LstmPortException or OutOfMemoryException or InsufficientExecutionStackException);
 
