@@ -68,6 +68,27 @@ public sealed class Keras3WeightsReadingTests(ModuleSession ps) : IClassFixture<
         Assert.DoesNotContain(WeightReader.Read(weights).Tensors, t => t.Name.StartsWith("optimizer", StringComparison.Ordinal));
     }
 
+    [SkippableFact]
+    public void Get_LstmLayer_says_which_settings_were_inferred()
+    {
+        using var dir = new TempDir();
+        var weights = Keras3Files.Extract("lstm_model.keras", dir, "model.weights.h5");
+        var r = ps.Render("Get-LstmLayer $args[0] -WarningAction SilentlyContinue", weights);
+        Assert.False(r.Failed, r.ErrorText);
+        var lines = System.Text.RegularExpressions.Regex.Replace(r.Text, "\u001b\\[[0-9;]*m", "").Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Trim().Length > 0).ToArray();
+        Assert.Matches(@"^Layer\s+Type\s+Units\s+Input\s+BiDi\s+Params\s+Torch$", lines[1].TrimEnd());
+        int row = Array.FindIndex(lines, l => l.StartsWith("lstm "));
+        Assert.Matches(@"^lstm\s+LSTM\s+128\s+1\s+no\s+66560\s+yes; inferred:$", lines[row].TrimEnd());
+        Assert.Equal("activation, recurrent_activation, go_backwards, return_sequences, stateful",
+            string.Join(" ", lines.Skip(row + 1).TakeWhile(l => l.StartsWith(' ')).Select(l => l.Trim())));
+        Assert.All(lines, l => Assert.True(l.Length <= 80, l));
+        // With the config nothing is inferred, and the column says yes alone.
+        var withConfig = ps.Render("Get-LstmLayer $args[0] -Config $args[1]", weights, Repo.Fixture(Keras3Files.Folder, "lstm_model.keras"));
+        Assert.Matches(@"(?m)^lstm\s+LSTM\s+128\s+1\s+no\s+66560\s+yes\s*$", System.Text.RegularExpressions.Regex.Replace(withConfig.Text, "\u001b\\[[0-9;]*m", ""));
+        Assert.Equal(["activation", "recurrent_activation", "go_backwards", "return_sequences", "stateful"],
+            ps.Objects<LstmLayer>("Get-LstmLayer $args[0] -WarningAction SilentlyContinue -Layer lstm", weights).Single().Inferred);
+    }
+
     static void AssertSameAsArchive(IEnumerable<LstmTensor> archive, IEnumerable<LstmTensor> weights)
     {
         var a = archive.ToList();
