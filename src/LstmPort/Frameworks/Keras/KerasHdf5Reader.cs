@@ -123,6 +123,8 @@ public sealed class KerasHdf5Reader : IWeightReader
                 errors.Add(new LstmPortException(ErrorIds.CorruptFile, $"'{path}': layer '{name}' cannot be read: {e.Message}", path, e));
             }
         }
+        if (given is not null && layers.Where(l => l.Weights.Count > 0 && l.Config is null).Select(l => l.Name).ToList() is { Count: > 0 } unnamed)
+            warnings.Add($"the model config {given.Source} (-Config) has no layer named {string.Join(", ", unnamed)}; check that it is this model's.");
         var described = KerasLayers.Read(layers, new KerasLayers.Origin(path, version, backend));
         warnings.AddRange(described.Warnings);
         errors.AddRange(described.Errors);

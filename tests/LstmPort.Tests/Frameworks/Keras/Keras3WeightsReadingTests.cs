@@ -280,6 +280,13 @@ public sealed class Keras3WeightsReadingTests(ModuleSession ps) : IClassFixture<
         // A full model, a .keras and a PyTorch file have their own configs or none: -Config is not used, and a warning says so.
         using var dir = new TempDir();
         var (_, config, _) = Keras3Files.Make("lstm", dir, "m");
+
+        // Another model's config names none of this file's layers: said, and their settings are inferred.
+        var wrong = ps.Run("Get-LstmWeights $args[0] -Config $args[1] -WarningVariable w -WarningAction SilentlyContinue; $w | ForEach-Object { 'warning: ' + $_.Message }", weights, config);
+        Assert.Empty(wrong.Errors);
+        var said = wrong.Output.Select(o => o.BaseObject).OfType<string>().ToList();
+        Assert.Contains(said, w => w.Contains("has no layer named lstm_1, dense_1"));
+        Assert.Contains(said, w => w.Contains("no model config for lstm_1"));
         foreach (var other in new[] { Repo.Fixture("dl4j-keras2-simple-lstm", "simple_lstm_tf_keras_2_model.h5"), Repo.Fixture(Keras3Files.Folder, "lstm_model.keras"),
                      Repo.Fixture("chrisprasanna-torch-zip-stacked-lstm", "lstm.pt") })
         {
