@@ -37,6 +37,19 @@ static class Hdf5Data
             throw Truncated(path, $"its HDF5 superblock says the file is {eof} bytes long, but it has {length}; expected the whole file");
     }
 
+    /// <summary>
+    /// An exception PureHDF throws on a damaged file (its structures decoded from garbage): anything
+    /// but our own errors and the runtime's resource failures.
+    /// </summary>
+    public static bool IsDamage(Exception e) =>
+        e is EndOfStreamException
+        || e is not (LstmPortException or OutOfMemoryException or InsufficientExecutionStackException or OperationCanceledException
+                     or IOException or UnauthorizedAccessException); // the disk's and the system's failures are read errors, not damage
+
+    /// <summary>The whole-file error for HDF5 structures that cannot be decoded.</summary>
+    public static LstmPortException Damaged(string path, Exception e) =>
+        new(ErrorIds.CorruptFile, $"'{path}' is a damaged HDF5 file: {e.Message} Expected an intact HDF5 file; copy it again.", path, e);
+
     static LstmPortException Truncated(string path, string what) =>
         new(ErrorIds.TruncatedFile, $"'{path}' is cut short: {what}. Expected a complete HDF5 file.", path);
 

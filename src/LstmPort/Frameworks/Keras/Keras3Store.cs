@@ -57,7 +57,14 @@ internal static class Keras3Store
         int? optimizer = 0, metrics = 0;
         var optimizerGroups = new List<string>();
         var children = new List<(string Name, IH5Group Group)>();
-        foreach (var child in h5.Children())
+        List<IH5Object> top;
+        try { top = h5.Children().ToList(); }
+        catch (Exception e) when (IsDamage(e))
+        {
+            // The root's own listing is the container: without it there is no layer to read.
+            throw new LstmPortException(ErrorIds.CorruptFile, $"'{file}': the root group of the Keras 3 weights file cannot be read: {e.Message}", file, e);
+        }
+        foreach (var child in top)
         {
             if (child is not IH5Group g) continue;
             if (child.Name.StartsWith("optimizer", StringComparison.Ordinal))
@@ -78,6 +85,12 @@ internal static class Keras3Store
 
         var container = root.Child(LayersGroup) is not null ? LayersGroup : root.Child(TfKerasLayersGroup) is not null ? TfKerasLayersGroup : null;
         string assumed = container == TfKerasLayersGroup ? "2.13" : "3";
+        // The layers' container is the file's structure: when it cannot be listed, no layer can be found.
+        if (container is not null && root.Child(container)!.Damage is { } broken)
+            throw new LstmPortException(ErrorIds.CorruptFile, $"{broken.Message} Expected the list of the model's layers there.", file, broken);
+        if (container is null && SafeLinkExists(h5, LayersGroup))
+            throw new LstmPortException(ErrorIds.CorruptFile,
+                $"'{file}': the root group has a 'layers' link that its listing of links leaves out; the file's group index is damaged. Expected a Keras 3 weights file.", file);
 
         // What belongs to the model's layers.
         var units = new List<Unit>();
@@ -123,6 +136,10 @@ internal static class Keras3Store
             if (!names.Add(name)) { name = unit.PathName.Length > 0 ? unit.PathName : name + "_vars"; names.Add(name); }
             Add(unit, name, null, unit.OwnVarsOnly ? null : KerasConfig.ClassOfGroup(unit.Node.Name));
         }
+        if (layers.Count == 0 && errors.Count == 0)
+            throw new LstmPortException(ErrorIds.NoTensors,
+                $"'{file}' has no layer weights that can be found{(optimizerGroups.Count > 0 ? " (only optimizer state)" : "")}; expected a Keras 3 weights file " +
+                "with layers/<layer>/vars/0..n datasets (a damaged group index can hide them: copy the file again).", file);
         if (missing.Count > 0)
             warnings.Add($"the model config lists {string.Join(", ", missing)}, but the file has no weights for {(missing.Count == 1 ? "it" : "them")}; " +
                          "check that the config is this model's.");
@@ -248,7 +265,13 @@ internal static class Keras3Store
     /// <summary>A path for a message: a looping one is cut to its start.</summary>
     static string Short(string path) => path.Length <= 100 ? path : path[..100] + "...";
 
-    static bool IsDamage(Exception e) => e is not (LstmPortException or OutOfMemoryException or InsufficientExecutionStackException);
+    static bool SafeLinkExists(IH5Group g, string name)
+    {
+        try { return g.LinkExists(name); }
+        catch (Exception e) when (IsDamage(e)) { return false; }
+    }
+
+    static bool IsDamage(Exception e) => Hdf5Data.IsDamage(e);
 
     // ---- layers --------------------------------------------------------------------------------
 

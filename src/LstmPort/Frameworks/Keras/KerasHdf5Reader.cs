@@ -35,8 +35,15 @@ public sealed class KerasHdf5Reader : IWeightReader
             throw new LstmPortException(ErrorIds.UnknownFormat, $"'{path}' is not an HDF5 file: it does not start with the HDF5 signature.", path);
         Hdf5Data.CheckNotTruncated(path, head, length);
 
-        using var file = H5File.OpenRead(path);
-        return ReadFrom(file, path, d => () => { using var again = H5File.OpenRead(path); return LoadDataset(again, d); }, options.Config);
+        try
+        {
+            using var file = H5File.OpenRead(path);
+            return ReadFrom(file, path, d => () => { using var again = H5File.OpenRead(path); return LoadDataset(again, d); }, options.Config);
+        }
+        catch (Exception e) when (Hdf5Data.IsDamage(e))
+        {
+            throw Hdf5Data.Damaged(path, e);
+        }
     }
 
     /// <summary>

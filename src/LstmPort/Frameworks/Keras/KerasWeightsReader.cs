@@ -37,6 +37,16 @@ public sealed class KerasWeightsReader : IWeightReader
             throw new LstmPortException(ErrorIds.UnknownFormat, $"'{path}' is not an HDF5 file: it does not start with the HDF5 signature; expected a Keras 3 .weights.h5 file.", path);
         Hdf5Data.CheckNotTruncated(path, head, length);
 
+        var notes = new List<string>();
+        // Whatever -Config says comes first; a config.json beside the file is the next best.
+        using var config = options.Config is string given ? KerasModelConfig.Load(given) : KerasModelConfig.Beside(path, notes);
+        if (options.Config is not null) notes.Add($"the model config is {config!.Source} (-Config)");
+        try { return ReadStore(path, config, notes); }
+        catch (Exception e) when (Hdf5Data.IsDamage(e)) { throw Hdf5Data.Damaged(path, e); }
+    }
+
+    WeightFile ReadStore(string path, KerasModelConfig? config, List<string> notes)
+    {
         using var h5 = H5File.OpenRead(path);
         if (Hdf5Data.NamesAttribute(h5, "layer_names") is not null || h5.LinkExists("model_weights"))
             throw new LstmPortException(ErrorIds.NotKerasFile,
@@ -44,11 +54,6 @@ public sealed class KerasWeightsReader : IWeightReader
         if (!Keras3Store.IsStore(h5))
             throw new LstmPortException(ErrorIds.NotKerasFile,
                 $"'{path}' is an HDF5 file but not a Keras 3 weights file: expected a 'layers' group of layers/<layer>/vars/0..n datasets.", path);
-
-        var notes = new List<string>();
-        // Whatever -Config says comes first; a config.json beside the file is the next best.
-        using var config = options.Config is string given ? KerasModelConfig.Load(given) : KerasModelConfig.Beside(path, notes);
-        if (options.Config is not null) notes.Add($"the model config is {config!.Source} (-Config)");
 
         var store = Keras3Store.Read(h5, path, config?.Model, d => () => { using var again = H5File.OpenRead(path); return KerasHdf5Reader.LoadDataset(again, d); });
         var described = KerasLayers.Read(store.Layers, new KerasLayers.Origin(path, config?.KerasVersion, null, store.AssumedVersion));

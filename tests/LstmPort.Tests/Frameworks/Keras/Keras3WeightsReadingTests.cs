@@ -210,6 +210,41 @@ public sealed class Keras3WeightsReadingTests(ModuleSession ps) : IClassFixture<
         if (mode != "container") Assert.DoesNotContain("lstm", layers);
     }
 
+    [SkippableFact]
+    public void Damaged_group_indexes_give_errors_with_ids_never_a_crash_and_spare_the_other_layers()
+    {
+        using var dir = new TempDir();
+        var (weights, _, _) = Keras3Files.Make("lstm", dir, "m", "--optimizer");
+        var bytes = File.ReadAllBytes(weights);
+        // Each symbol-table node ("SNOD": the index of one group's links) in turn is overwritten.
+        var nodes = new List<int>();
+        for (int i = bytes.AsSpan().IndexOf("SNOD"u8); i >= 0; i = bytes.AsSpan(i + 1).IndexOf("SNOD"u8) is var j and >= 0 ? i + 1 + j : -1) nodes.Add(i);
+        Assert.True(nodes.Count >= 5, $"only {nodes.Count} group indexes");
+        int spared = 0;
+        foreach (var at in nodes)
+        {
+            var damaged = dir.File($"damaged{at}.weights.h5");
+            var copy = (byte[])bytes.Clone();
+            "XXXXXXXXXXXXXXXX"u8.CopyTo(copy.AsSpan(at));
+            File.WriteAllBytes(damaged, copy);
+            WeightFile file;
+            try { file = WeightReader.Read(damaged); }
+            catch (LstmPortException e)
+            {
+                Assert.Contains(e.ErrorId, new[] { ErrorIds.CorruptFile, ErrorIds.NoTensors, ErrorIds.NotKerasFile });
+                continue;
+            }
+            foreach (var t in file.Tensors)
+            {
+                try { _ = t.Sum(); }
+                catch (LstmPortException) { }   // a tensor whose data cannot be read says so with its id
+            }
+            Assert.All(file.Errors, e => Assert.Equal(ErrorIds.CorruptFile, e.ErrorId));
+            if (file.Errors.Count > 0 && file.Tensors.Count > 0) spared++;
+        }
+        Assert.True(spared > 0, "no damaged index cost only its own layer");
+    }
+
     public static TheoryData<string, string> BadConfigs => new()
     {
         { "missing", "FileNotFound" },
