@@ -338,3 +338,102 @@ print(json.dumps({"keys": list(sd.keys()), "max_abs_error": float((y - expected)
         $check.max_abs_error | Should -BeLessThan 1e-5
     }
 }
+
+Describe 'Export-LstmWeights to Keras 3 .weights.h5 (../shared/fixtures)' -Skip:(-not $HasFixtures) {
+    BeforeAll {
+        $pythonProblem = Get-PythonProblem torch, h5py
+        Add-Type -AssemblyName System.IO.Compression.FileSystem
+        $archive = Join-Path $Fixtures 'keras3-martinpiz097-lstm-gru/lstm_model.keras'
+        $zip = [System.IO.Compression.ZipFile]::OpenRead($archive)
+        $inner = Join-Path $TestDrive 'inner.weights.h5'
+        try { [System.IO.Compression.ZipFileExtensions]::ExtractToFile($zip.GetEntry('model.weights.h5'), $inner) } finally { $zip.Dispose() }
+    }
+
+    It 'writes the groups, names and bytes Keras 3 wrote, leaving the optimizer out' {
+        if ($pythonProblem) { Set-ItResult -Skipped -Because $pythonProblem }
+        $out = Join-Path $TestDrive 'out.weights.h5'
+        Get-LstmWeights $inner -Config $archive | Export-LstmWeights $out
+        $compare = Invoke-TestPython @'
+import h5py, json, sys
+def walk(path):
+    out = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda n, o: out.__setitem__(n, {"attrs": {k: str(o.attrs[k]) for k in o.attrs},
+            "data": o[()].tobytes().hex() if isinstance(o, h5py.Dataset) else None,
+            "dtype": o.dtype.str if isinstance(o, h5py.Dataset) else None}))
+        out["/"] = {"attrs": {k: str(f.attrs[k]) for k in f.attrs}}
+    return out
+ours, theirs = walk(sys.argv[1]), walk(sys.argv[2])
+print(json.dumps({"ours": sorted(ours), "theirs": sorted(theirs),
+    "same_data": all(ours[k]["data"] == theirs[k]["data"] and ours[k]["dtype"] == theirs[k]["dtype"] for k in ours if ours[k].get("data")),
+    "names": {k: ours[k]["attrs"].get("name") for k in ours if k.endswith("vars")},
+    "root_attrs": len(ours["/"]["attrs"])}))
+'@ $out, $inner
+        $expected = $compare.theirs | Where-Object { $_ -notmatch '^(optimizer|layers/dropout)' }
+        $compare.ours | Should -Be $expected
+        $compare.same_data | Should -BeTrue
+        $compare.names.'layers/lstm/vars' | Should -Be 'lstm'
+        $compare.names.'layers/lstm/cell/vars' | Should -Be 'lstm_cell'
+        $compare.names.'layers/dense/vars' | Should -Be 'dense_1'
+        $compare.root_attrs | Should -Be 0
+    }
+
+    It 'chooses Keras 3 for a .weights.h5 name or -Format KerasWeights, tf.keras 2 for another .h5' {
+        $t = Get-LstmWeights $inner -Config $archive
+        $k3 = Join-Path $TestDrive 'x.weights.h5'
+        $k2 = Join-Path $TestDrive 'x.h5'
+        $bin = Join-Path $TestDrive 'x.bin'
+        $t | Export-LstmWeights $k3
+        $t | Export-LstmWeights $k2
+        $t | Export-LstmWeights $bin -Format KerasWeights
+        (Get-LstmWeights $k3 -Config $archive).Name | Should -Be $t.Name
+        (Get-LstmWeights $bin -Config $archive).Name | Should -Be $t.Name
+        (Get-LstmWeights $k2 -WarningAction SilentlyContinue).Name | Should -Be @('layers/lstm/cell/vars/0', 'layers/lstm/cell/vars/1', 'layers/lstm/cell/vars/2', 'layers/dense/vars/0', 'layers/dense/vars/1')
+        { Get-LstmWeights $k3 -Format KerasHdf5 -ErrorAction Stop } | Should -Throw -ErrorId 'NotKerasFile*'
+    }
+
+    It 'refuses tensors of another layout and writes nothing' {
+        $torch = New-TestTorchLstm (Join-Path $TestDrive 'torch.safetensors')
+        $out = Join-Path $TestDrive 'refused.weights.h5'
+        { Get-LstmWeights $torch.FullName | Export-LstmWeights $out -ErrorAction Stop } | Should -Throw -ErrorId 'NotKerasLayout*'
+        Test-Path $out | Should -BeFalse
+        Get-ChildItem $TestDrive -Filter '.refused*' -Force | Should -BeNullOrEmpty
+    }
+
+    It 'converts what it reads back to a .pth that nn.LSTM loads strictly and runs as the Keras equations say' {
+        if ($pythonProblem) { Set-ItResult -Skipped -Because $pythonProblem }
+        $written = Join-Path $TestDrive 'written.weights.h5'
+        $pth = Join-Path $TestDrive 'lstm.pth'
+        Get-LstmWeights $inner -Config $archive | Export-LstmWeights $written -Force
+        $k = Get-LstmWeights $written -Config $archive
+        $k | ConvertTo-TorchLayout | Export-LstmWeights $pth
+        $check = Test-LstmEquivalence $k ($k | ConvertTo-TorchLayout)
+        $check.Passed | Should -Be @($true, $true)
+        # Independently of LstmPort: h5py reads the Keras 3 weights Keras wrote, numpy runs Keras's LSTM, torch runs the .pth.
+        $run = Invoke-TestPython @'
+import h5py, json, sys, numpy as np, torch
+f = h5py.File(sys.argv[2], "r")
+K, R, B = (np.array(f[f"layers/lstm/cell/vars/{i}"], dtype=np.float64) for i in range(3))
+Wd, bd = np.array(f["layers/dense/vars/0"], dtype=np.float64), np.array(f["layers/dense/vars/1"], dtype=np.float64)
+x = np.random.default_rng(3).uniform(-1, 1, (2, 9, 1))
+sig = lambda v: 1 / (1 + np.exp(-v))
+h, c = np.zeros((2, 128)), np.zeros((2, 128))
+for t in range(9):
+    i, fg, g, o = np.split(x[:, t] @ K + h @ R + B, 4, axis=1)
+    c = sig(fg) * c + sig(i) * np.tanh(g)
+    h = sig(o) * np.tanh(c)
+keras = h @ Wd + bd
+sd = torch.load(sys.argv[1], weights_only=True)
+lstm = torch.nn.LSTM(1, 128, batch_first=True).double()
+lstm.load_state_dict({k[len("lstm."):]: v.double() for k, v in sd.items() if k.startswith("lstm.")}, strict=True)
+head = torch.nn.Linear(128, 1).double()
+head.load_state_dict({k[len("dense_1."):]: v.double() for k, v in sd.items() if k.startswith("dense_1.")}, strict=True)
+with torch.no_grad():
+    out, _ = lstm(torch.from_numpy(x))
+    y = head(out[:, -1]).numpy()
+print(json.dumps({"keys": list(sd), "max_abs_error": float(np.abs(y - keras).max())}))
+'@ $pth, $inner
+        $run.keys | Should -Be @('lstm.weight_ih_l0', 'lstm.weight_hh_l0', 'lstm.bias_ih_l0', 'lstm.bias_hh_l0', 'dense_1.weight', 'dense_1.bias')
+        $run.max_abs_error | Should -BeLessThan 1e-9
+    }
+}

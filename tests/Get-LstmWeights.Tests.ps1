@@ -395,3 +395,95 @@ Describe 'Get-LstmWeights on real model files (../shared/fixtures)' -Skip:(-not 
         $t.Source | Select-Object -Unique | Should -Be $model
     }
 }
+
+Describe 'Get-LstmWeights on Keras 3 .weights.h5 files (../shared/fixtures)' -Skip:(-not $HasFixtures) {
+    BeforeAll {
+        # The weights file inside a fixture .keras archive, extracted here (never copied into the project):
+        # alone, and beside its config.json and metadata.json as an unzipped archive would be.
+        Add-Type -AssemblyName System.IO.Compression.FileSystem
+        $archive = Join-Path $Fixtures 'keras3-martinpiz097-lstm-gru/lstm_model.keras'
+        function Expand-TestEntry([string] $Archive, [string] $Folder, [string[]] $Entries) {
+            $null = New-Item -ItemType Directory -Force $Folder
+            $zip = [System.IO.Compression.ZipFile]::OpenRead($Archive)
+            try { foreach ($e in $Entries) { [System.IO.Compression.ZipFileExtensions]::ExtractToFile($zip.GetEntry($e), (Join-Path $Folder $e), $true) } }
+            finally { $zip.Dispose() }
+        }
+        Expand-TestEntry $archive (Join-Path $TestDrive 'alone') 'model.weights.h5'
+        $alone = Join-Path $TestDrive 'alone/model.weights.h5'
+        Expand-TestEntry $archive (Join-Path $TestDrive 'unzipped') 'model.weights.h5', 'config.json', 'metadata.json'
+        $unzipped = Join-Path $TestDrive 'unzipped/model.weights.h5'
+        $fromArchive = Get-LstmWeights $archive
+    }
+
+    It 'reads it without a config: the values of the .keras, one warning naming each layer''s assumed settings' {
+        $t = Get-LstmWeights $alone -WarningVariable w -WarningAction SilentlyContinue
+        $w | Should -HaveCount 1
+        $w[0].Message | Should -Match 'no model config'
+        $w[0].Message | Should -Match 'lstm \(activation, recurrent_activation, go_backwards, return_sequences, stateful\)'
+        $w[0].Message | Should -Match 'Keras 3 defaults'
+        $t.Name | Should -Be @('layers/dense/vars/0', 'layers/dense/vars/1', 'layers/lstm/cell/vars/0', 'layers/lstm/cell/vars/1', 'layers/lstm/cell/vars/2')
+        $t.Layer | Select-Object -Unique | Should -Be @('dense_1', 'lstm')
+        $kernel = $t | Where-Object Name -EQ 'layers/lstm/cell/vars/0'
+        $kernel.LayerType | Should -Be 'LSTM'
+        $kernel.Role | Should -Be 'Kernel'
+        $kernel.Config['inferred'] | Should -Contain 'activation'
+        $kernel.Config['recurrent_activation'] | Should -Be 'sigmoid'
+        foreach ($x in $t) {
+            $same = $fromArchive | Where-Object Name -EQ $x.Name
+            Get-MaxAbsDifference $x.ToArray() $same.ToArray() | Should -Be 0 -Because $x.Name
+        }
+    }
+
+    It 'says in Get-LstmLayer which settings were inferred' {
+        $layers = Get-LstmLayer $alone -WarningAction SilentlyContinue
+        ($layers | Where-Object Layer -EQ 'lstm').Inferred | Should -Be @('activation', 'recurrent_activation', 'go_backwards', 'return_sequences', 'stateful')
+        ($layers | Where-Object Layer -EQ 'dense_1').Inferred | Should -Be @('activation')
+        $table = $layers | Out-String -Width 80
+        $table | Should -Match 'lstm\s+LSTM\s+128\s+1\s+no\s+66560\s+yes; inferred:'
+        (Get-LstmLayer $alone -Config $archive).Inferred | Should -BeNullOrEmpty
+    }
+
+    It 'takes the config from -Config (a .keras or its config.json) or from a config.json beside the file' {
+        foreach ($config in $archive, (Join-Path $TestDrive 'unzipped/config.json')) {
+            $t = Get-LstmWeights $alone -Config $config -WarningVariable w
+            $w | Should -BeNullOrEmpty
+            $t.Layer | Select-Object -Unique | Should -Be @('lstm', 'dense_1')
+            $t[0].Config.ContainsKey('inferred') | Should -BeFalse
+            $t[0].Config['activation'] | Should -Be 'tanh'
+        }
+        $t = Get-LstmWeights $unzipped -WarningVariable w
+        $w | Should -BeNullOrEmpty
+        $t.Name | Should -Be $fromArchive.Name
+        $t[0].Config['keras_version'] | Should -Be '3.11.2'
+    }
+
+    It 'writes one verbose line for the optimizer variables it leaves out' {
+        $verbose = Get-LstmWeights $alone -WarningAction SilentlyContinue -Verbose 4>&1 | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }
+        $verbose.Message | Should -Contain "${alone}: left out 12 optimizer variables (optimizer/)"
+        (Get-LstmWeights $alone -WarningAction SilentlyContinue).Name | Should -Not -Match 'optimizer'
+    }
+
+    It 'stops with FileNotFound, PathIsDirectory or NotKerasConfig when -Config is not a Keras model config' {
+        $text = Join-Path $TestDrive 'notes.json'
+        '{"hidden_size": 768}' | Set-Content $text
+        $cases = @{ (Join-Path $TestDrive 'missing.json') = 'FileNotFound'; $TestDrive = 'PathIsDirectory'; $text = 'NotKerasConfig'; $alone = 'NotKerasConfig' }
+        $categories = @{ FileNotFound = 'ObjectNotFound'; PathIsDirectory = 'InvalidArgument'; NotKerasConfig = 'InvalidData' }
+        foreach ($config in $cases.Keys) {
+            { Get-LstmWeights $alone -Config $config -ErrorAction Stop } | Should -Throw -ErrorId "$($cases[$config])*"
+            # It ends the statement before any file is read: nothing comes out.
+            $out = [System.Collections.Generic.List[object]]::new()
+            $err = try { Get-LstmWeights $alone -Config $config | ForEach-Object { $out.Add($_) }; $null } catch { $_ }
+            $out | Should -BeNullOrEmpty
+            $err.FullyQualifiedErrorId | Should -BeLike "$($cases[$config]),*"
+            $err.TargetObject | Should -Be $config
+            $err.CategoryInfo.Category | Should -Be $categories[$cases[$config]]
+        }
+    }
+
+    It 'reads it as KerasWeights whatever its name, and the Keras 2 format refuses it with the way out' {
+        $renamed = Join-Path $TestDrive 'weights.h5'
+        Copy-Item $alone $renamed
+        (Get-LstmWeights $renamed -WarningAction SilentlyContinue) | Should -HaveCount 5
+        { Get-LstmWeights $renamed -Format KerasHdf5 -ErrorAction Stop } | Should -Throw -ErrorId 'NotKerasFile*' -ExpectedMessage '*-Format KerasWeights*'
+    }
+}

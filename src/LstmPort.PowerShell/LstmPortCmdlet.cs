@@ -46,6 +46,26 @@ public abstract class LstmPortCmdlet : PSCmdlet
     }
 
     /// <summary>
+    /// -Config, resolved and checked once before any file is read: a path that names no Keras model
+    /// config ends the command (FileNotFound, PathIsDirectory, NotKerasConfig), since every file
+    /// would be read against it.
+    /// </summary>
+    protected string? ResolveConfig(string? config)
+    {
+        if (config is null) return null;
+        string resolved;
+        try { resolved = ResolveFileSystemPath(SessionState, config, literal: true).Single(); }
+        catch (LstmPortException e) { ThrowTerminatingError(ToErrorRecord(e)); return null; }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or ProviderNotFoundException or System.Management.Automation.DriveNotFoundException)
+        { ThrowTerminatingError(ToErrorRecord(e, ErrorIds.InvalidPath, config)); return null; }
+        try { LstmPort.Frameworks.Keras.KerasModelConfig.Load(resolved).Dispose(); }
+        catch (LstmPortException e) { ThrowTerminatingError(ToErrorRecord(e)); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        { ThrowTerminatingError(ToErrorRecord(e, ErrorIds.FileReadError, resolved)); }
+        return resolved;
+    }
+
+    /// <summary>
     /// Reads each file the paths resolve to. A file that cannot be read becomes an error record and
     /// the next one is still read; a reader's notes become warnings.
     /// </summary>

@@ -38,7 +38,16 @@ public sealed class GetLstmLayerCommand : LstmPortCmdlet
     [Parameter(ParameterSetName = LiteralPathSet)]
     public WeightFormat Format { get; set; } = WeightFormat.Auto;
 
+    /// <summary>The model config of a weights-only file: a Keras config.json, or the .keras archive of the same model.</summary>
+    [Parameter(ParameterSetName = PathSet)]
+    [Parameter(ParameterSetName = LiteralPathSet)]
+    [ValidateNotNullOrEmpty]
+    public string? Config { get; set; }
+
     readonly List<LstmTensor> _piped = [];
+    string? _config;
+
+    protected override void BeginProcessing() => _config = ResolveConfig(Config);
 
     protected override void ProcessRecord()
     {
@@ -48,7 +57,8 @@ public sealed class GetLstmLayerCommand : LstmPortCmdlet
             _piped.AddRange(InputObject.Where(t => t is not null && (patterns is null || patterns.Any(p => p.IsMatch(t.Layer)))));
             return;
         }
-        foreach (var weights in ReadFiles(ParameterSetName == LiteralPathSet ? LiteralPath : Path, ParameterSetName == LiteralPathSet, Format))
+        foreach (var weights in ReadFiles(ParameterSetName == LiteralPathSet ? LiteralPath : Path, ParameterSetName == LiteralPathSet, Format,
+                     new ReadOptions(_config)))
         {
             foreach (var layer in LstmLayer.Summarize(weights.Tensors, TorchPortability.Blocker))
                 if (patterns is null || patterns.Any(p => p.IsMatch(layer.Layer)))

@@ -40,16 +40,14 @@ public sealed class GetLstmWeightsCommand : LstmPortCmdlet
     [Parameter]
     public SwitchParameter SkipUnsafeObjects { get; set; }
 
+    string? _config;
+
+    protected override void BeginProcessing() => _config = ResolveConfig(Config);
+
     protected override void ProcessRecord()
     {
         var layerPatterns = Layer?.Select(l => new WildcardPattern(l, WildcardOptions.IgnoreCase)).ToArray();
-        string? config = null;
-        if (Config is not null)
-        {
-            try { config = ResolveFileSystemPath(SessionState, Config, literal: true).Single(); }
-            catch (LstmPortException e) { ThrowTerminatingError(ToErrorRecord(e)); }
-        }
-        var options = new ReadOptions(config, SkipUnsafeObjects.IsPresent);
+        var options = new ReadOptions(_config, SkipUnsafeObjects.IsPresent);
         foreach (var weights in ReadFiles(ParameterSetName == LiteralPathSet ? LiteralPath : Path, ParameterSetName == LiteralPathSet, Format, options))
         {
             var tensors = ForgetBias is double fb ? LstmPort.Frameworks.TensorFlow.Tf1Settings.WithForgetBias(weights.Tensors, fb) : weights.Tensors;

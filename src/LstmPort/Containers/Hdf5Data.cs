@@ -37,6 +37,19 @@ static class Hdf5Data
             throw Truncated(path, $"its HDF5 superblock says the file is {eof} bytes long, but it has {length}; expected the whole file");
     }
 
+    /// <summary>
+    /// An exception PureHDF throws on a damaged file (its structures decoded from garbage): anything
+    /// but our own errors and the runtime's resource failures.
+    /// </summary>
+    public static bool IsDamage(Exception e) =>
+        e is EndOfStreamException
+        || e is not (LstmPortException or OutOfMemoryException or InsufficientExecutionStackException or OperationCanceledException
+                     or IOException or UnauthorizedAccessException); // the disk's and the system's failures are read errors, not damage
+
+    /// <summary>The whole-file error for HDF5 structures that cannot be decoded.</summary>
+    public static LstmPortException Damaged(string path, Exception e) =>
+        new(ErrorIds.CorruptFile, $"'{path}' is a damaged HDF5 file: {e.Message} Expected an intact HDF5 file; copy it again.", path, e);
+
     static LstmPortException Truncated(string path, string what) =>
         new(ErrorIds.TruncatedFile, $"'{path}' is cut short: {what}. Expected a complete HDF5 file.", path);
 
@@ -81,6 +94,34 @@ static class Hdf5Data
         || t.Class == H5DataTypeClass.VariableLength && t.Size == 16;
 
     static string Clean(string s) => s.TrimEnd('\0');
+
+    /// <summary>
+    /// How many datasets a group holds, all levels down; null when the group is damaged, nests
+    /// deeper than <paramref name="maxDepth"/> or lists more than <paramref name="maxObjects"/>
+    /// objects (links that loop), so a count never hangs.
+    /// </summary>
+    public static int? CountDatasets(IH5Group group, int maxDepth = 48, int maxObjects = 200_000)
+    {
+        int seen = 0;
+        int? Count(IH5Group g, int depth)
+        {
+            if (depth > maxDepth) return null;
+            int n = 0;
+            foreach (var child in g.Children())
+            {
+                if (++seen > maxObjects) return null;
+                if (child is IH5Dataset) n++;
+                else if (child is IH5Group sub)
+                {
+                    if (Count(sub, depth + 1) is not int m) return null;
+                    n += m;
+                }
+            }
+            return n;
+        }
+        try { return Count(group, 0); }
+        catch (Exception e) when (e is not (OutOfMemoryException or InsufficientExecutionStackException)) { return null; }
+    }
 
     public static int[] Shape(IH5Dataset d)
     {

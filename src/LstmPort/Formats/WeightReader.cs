@@ -12,7 +12,7 @@ namespace LstmPort.Formats;
 public static class WeightReader
 {
     static readonly IWeightReader[] Readers = [new SafetensorsReader(), new TorchFileReader(), new TorchScriptReader(), new KerasHdf5Reader(), new KerasArchiveReader(),
-        new CheckpointReader(), new SavedModelReader(), new FrozenGraphReader(), new OnnxReader()];
+        new KerasWeightsReader(), new CheckpointReader(), new SavedModelReader(), new FrozenGraphReader(), new OnnxReader()];
 
     public static WeightFile Read(string path, WeightFormat format = WeightFormat.Auto, ReadOptions? options = null)
     {
@@ -56,7 +56,13 @@ public static class WeightReader
     {
         try
         {
-            return reader.Read(readPath, options);
+            var file = reader.Read(readPath, options);
+            // Only Keras weights files take a model config; say so rather than ignore -Config silently.
+            if (options.Config is not null && reader.Format is not (WeightFormat.KerasHdf5 or WeightFormat.KerasArchive or WeightFormat.KerasWeights))
+                file = new WeightFile(file.Path, file.Format, file.Tensors,
+                    [.. file.Warnings, $"-Config '{options.Config}' is not used: a model config is read for Keras weights files only, and this is a {reader.Format} file."],
+                    file.Errors, file.Notes);
+            return file;
         }
         catch (LstmPortException) { throw; }
         catch (Exception e) when (e is EndOfStreamException or InvalidDataException or FormatException or System.Text.Json.JsonException)

@@ -25,7 +25,7 @@ public interface IWeightWriter
 /// </summary>
 public static class WeightWriter
 {
-    static readonly List<IWeightWriter> Writers = [new SafetensorsWriter(), new TorchFileWriter(), new KerasHdf5Writer(), new OnnxWriter()];
+    static readonly List<IWeightWriter> Writers = [new SafetensorsWriter(), new TorchFileWriter(), new KerasHdf5Writer(), new KerasWeightsWriter(), new OnnxWriter()];
 
     /// <summary>Adds a writer (a format added later plugs in here).</summary>
     public static void Register(IWeightWriter writer)
@@ -39,8 +39,12 @@ public static class WeightWriter
     {
         var all = All;
         var ext = Path.GetExtension(path).ToLowerInvariant();
+        var name = Path.GetFileName(path).ToLowerInvariant();
+        // The longest extension the name ends with decides: x.weights.h5 is Keras 3's, x.h5 tf.keras 2's.
         var writer = format == WeightFormat.Auto
-            ? all.FirstOrDefault(w => w.Extensions.Contains(ext))
+            ? all.SelectMany(w => w.Extensions.Select(e => (Writer: w, Extension: e)))
+                .Where(x => name.EndsWith(x.Extension, StringComparison.Ordinal))
+                .OrderByDescending(x => x.Extension.Length).Select(x => x.Writer).FirstOrDefault()
             : all.FirstOrDefault(w => w.Format == format);
         return writer ?? throw new LstmPortException(ErrorIds.UnknownFormat,
             format == WeightFormat.Auto

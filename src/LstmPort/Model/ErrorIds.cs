@@ -19,6 +19,7 @@ public static class ErrorIds
     public const string EmptyFile = nameof(EmptyFile);
     public const string UnknownFormat = nameof(UnknownFormat);
     public const string NotKerasFile = nameof(NotKerasFile);
+    public const string NotKerasConfig = nameof(NotKerasConfig);
     public const string NotTensorBundle = nameof(NotTensorBundle);
     public const string ShardNotFound = nameof(ShardNotFound);
     public const string UnsupportedVersion = nameof(UnsupportedVersion);
@@ -100,6 +101,8 @@ public static class ErrorIds
                 "Check the file; give -Format or a known extension."),
             [NotKerasFile] = (ErrorKind.InvalidData, "An HDF5 file without the structure of a Keras weights file.",
                 "Save the weights with Keras (save_weights or save)."),
+            [NotKerasConfig] = (ErrorKind.InvalidData, "The -Config file is not a Keras model config that lists the model's layers.",
+                "Give the model's config.json (model.to_json()) or its .keras archive."),
             [NotTensorBundle] = (ErrorKind.InvalidData, "A .index file that is not a TensorFlow checkpoint table.",
                 "Give the checkpoint's .index file or its prefix."),
             [ShardNotFound] = (ErrorKind.ObjectNotFound, "A data shard that a TensorFlow checkpoint names is missing.",

@@ -21,6 +21,7 @@ public sealed class LstmLayer
         Depth = tensors.Max(t => t.StackIndex) + 1;
         Parameters = tensors.Sum(t => t.ElementCount);
         Config = first.Config;
+        Inferred = first.Config.TryGetValue(ConfigKeys.Inferred, out var inferred) && inferred is IEnumerable<string> keys ? [.. keys] : [];
         Source = first.Source;
         Tensors = tensors;
         Reason = reason;
@@ -42,6 +43,11 @@ public sealed class LstmLayer
     /// <summary>What to know when using the layer in PyTorch although it is portable (a layer that reads its input reversed); null otherwise.</summary>
     public string? Note { get; }
     public IReadOnlyDictionary<string, object?> Config { get; }
+    /// <summary>
+    /// The settings that were assumed, not read from a model config (Config.inferred): a weights-only
+    /// file stores no activations, so TorchPortable holds only if the model used these defaults.
+    /// </summary>
+    public IReadOnlyList<string> Inferred { get; }
     public string? Source { get; }
     public IReadOnlyList<LstmTensor> Tensors { get; }
 

@@ -236,7 +236,8 @@ public sealed class FormattingTests : IClassFixture<ModuleSession>
             string.Join(" ", lines.Skip(3).Take(3).Select(l => l[46..].Trim())));
         Matches(@"^classify\s+Dense\s+5\s+256\s+no\s+1285\s+yes$", lines[9], lines);
         foreach (var cell in new[] { "stack_bidirectional_rnn/cell_0", "stack_bidirectional_rnn/cell_1", "stack_bidirectional_rnn/cell_2" })
-            Assert.Matches(new Regex("^" + Regex.Escape(cell) + @"\s+SimpleRNN\s+3\s+\d\s+yes\s+\d+\s+yes$", RegexOptions.Multiline), text);
+            // TF1 graphs do not say which activation a cell ran: the verdict holds for the default, and says so.
+            Assert.Matches(new Regex("^" + Regex.Escape(cell) + @"\s+SimpleRNN\s+3\s+\d\s+yes\s+\d+\s+yes; inferred:\n\s+activation$", RegexOptions.Multiline), text);
         FitsIn80(lines);
     }
 

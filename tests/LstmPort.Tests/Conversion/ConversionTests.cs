@@ -27,7 +27,7 @@ public sealed class ConversionTests(ModuleSession ps) : IClassFixture<ModuleSess
         return Python.Run("conversion_check.py", "compare", specPath);
     }
 
-    static JsonObject Spec(IReadOnlyList<LstmTensor> tensors, string kerasOut, string torchOut, string? stackModule,
+    internal static JsonObject Spec(IReadOnlyList<LstmTensor> tensors, string kerasOut, string torchOut, string? stackModule,
         Func<string, (string Module, int Depth)>? torchName = null)
     {
         var layers = new JsonArray();
@@ -73,7 +73,7 @@ public sealed class ConversionTests(ModuleSession ps) : IClassFixture<ModuleSess
         return spec;
     }
 
-    static void AllWithin(JsonElement result, int expectedLayers)
+    internal static void AllWithin(JsonElement result, int expectedLayers)
     {
         var layers = result.GetProperty("layers").EnumerateObject().ToList();
         Assert.Equal(expectedLayers, layers.Count);

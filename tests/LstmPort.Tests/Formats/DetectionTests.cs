@@ -7,13 +7,13 @@ namespace LstmPort.Tests;
 /// Format detection probes the opened container: which reader claims each real file and each
 /// generated one, whatever its name says.
 /// </summary>
-public sealed class DetectionTests
+public sealed class DetectionTests(ModuleSession ps) : IClassFixture<ModuleSession>
 {
     /// <summary>Every fixture file matching a pattern (relative path, '*' within a name) must be detected as the format given; null: no reader claims it.</summary>
     static readonly (string Pattern, WeightFormat? Format)[] FixtureTable =
     [
         ("*.safetensors", WeightFormat.SafeTensors),
-        ("*.keras", WeightFormat.KerasArchive),
+        ("*.keras", WeightFormat.KerasArchive),    // their model.weights.h5, extracted: KerasWeights (Content_decides_not_the_file_name)
         ("*.h5", WeightFormat.KerasHdf5),          // data files too: claimed weakly, then refused as NotKerasFile
         ("*.hdf5", WeightFormat.KerasHdf5),
         ("*.pt", WeightFormat.PyTorch),
@@ -68,6 +68,40 @@ public sealed class DetectionTests
         Assert.Equal(format, WeightReader.DetectFormat(renamed));
     }
 
+    /// <summary>Keras 3 stores of every kind the tests make, the Keras 1/2 files they make, and plain HDF5: each and its reader.</summary>
+    [SkippableFact]
+    public void Generated_Keras_files_are_claimed_by_the_reader_of_their_layout()
+    {
+        using var dir = new TempDir();
+        var table = new List<(string File, WeightFormat? Format)>();
+        foreach (var (kind, flags) in new (string, string[])[] { ("sequential", []), ("sequential", ["--no-names"]), ("sequential", ["--no-names", "--tf-keras"]),
+                     ("nested", ["--optimizer", "--archive"]), ("bad", []) })
+        {
+            var name = $"{kind}{string.Concat(flags)}".Replace("--", "-");
+            var (weights, config, _) = Keras3Files.Make(kind, dir, name, flags);
+            table.Add((weights, WeightFormat.KerasWeights));
+            table.Add((config, null)); // JSON: no reader's
+            if (flags.Contains("--archive")) table.Add((dir.File(name + ".keras"), WeightFormat.KerasArchive));
+        }
+        var written = dir.File("written.weights.h5");
+        var r = ps.Run("Get-LstmWeights $args[0] -WarningAction SilentlyContinue | Export-LstmWeights $args[1]", table[0].File, written);
+        Assert.False(r.Failed, r.ErrorText);
+        table.Add((written, WeightFormat.KerasWeights));
+        foreach (var kind in new[] { "gru-reset-after-weights", "keras3-legacy", "not-keras" })
+        {
+            var path = dir.File(kind + ".h5");
+            Python.Run("make_keras.py", kind, path);
+            table.Add((path, WeightFormat.KerasHdf5)); // not-keras too: claimed weakly, then refused as NotKerasFile
+        }
+        var archive = dir.File("archive.keras");
+        Python.Run("make_keras.py", "archive", archive);
+        table.Add((archive, WeightFormat.KerasArchive));
+
+        var wrong = table.Select(t => (t.File, t.Format, Got: WeightReader.DetectFormat(t.File))).Where(t => t.Got != t.Format)
+            .Select(t => $"{Path.GetFileName(t.File)}: detected {t.Got?.ToString() ?? "nothing"}, expected {t.Format?.ToString() ?? "nothing"}").ToList();
+        Assert.True(wrong.Count == 0, string.Join("\n", wrong));
+    }
+
     [SkippableFact]
     public void Content_decides_not_the_file_name()
     {
@@ -92,6 +126,15 @@ public sealed class DetectionTests
         Assert.Equal(WeightFormat.PyTorch, WeightReader.DetectFormat(Copy(plain, "plain.pth")));
         File.WriteAllText(dir.File("notes.txt"), "not a weight file");
         Assert.Null(WeightReader.DetectFormat(dir.File("notes.txt")));
+
+        // A Keras 3 weights file is the Keras 3 reader's whatever its name; a Keras 2 one stays the Keras 2 reader's.
+        using (var k3 = new TempDir())
+        {
+            var inner = Keras3Files.Extract("lstm_model.keras", k3, "model.weights.h5");
+            Assert.Equal(WeightFormat.KerasWeights, WeightReader.DetectFormat(Copy(inner, "weights.h5")));
+            Assert.Equal(WeightFormat.KerasWeights, WeightReader.DetectFormat(Copy(inner, "weights.keras")));
+            Assert.Equal(WeightFormat.KerasHdf5, WeightReader.DetectFormat(Copy(h5, "model.weights.h5")));
+        }
 
         var prefix = dir.File("model.ckpt");
         new TfCheckpointWriter().Write(prefix, [new("dense/kernel", [1, 1], [1f])]);

@@ -12,8 +12,8 @@ namespace LstmPort.Frameworks.Keras;
 /// <summary>
 /// Reads Keras 3 <c>.keras</c> archives: a zip of <c>metadata.json</c>, <c>config.json</c> and
 /// <c>model.weights.h5</c>. The weights file stores each layer's variables by position
-/// (<c>layers/lstm/cell/vars/0..2</c>) under a path derived from the class name; the layer's real
-/// name is the <c>name</c> attribute of its <c>vars</c> group, and its type comes from config.json.
+/// (<c>layers/lstm/cell/vars/0..2</c>) under a path derived from the class name (see
+/// <see cref="Keras3Store"/>); layers are named and typed by config.json.
 /// </summary>
 public sealed class KerasArchiveReader : IWeightReader
 {
@@ -35,19 +35,21 @@ public sealed class KerasArchiveReader : IWeightReader
     {
         string? version = null;
         JsonDocument config;
+        var notes = new List<string>();
         using (var zip = OpenZip(path))
         {
             var configEntry = zip.GetEntry(ConfigEntry) ?? throw Missing(path, ConfigEntry);
             if (zip.GetEntry(WeightsEntry) is null) throw Missing(path, WeightsEntry);
-            config = JsonDocument.Parse(ReadVerified(configEntry, path));
-            if (zip.GetEntry(MetadataEntry) is { } meta)
-            {
-                using var m = JsonDocument.Parse(ReadVerified(meta, path));
-                if (m.RootElement.ValueKind == JsonValueKind.Object && m.RootElement.TryGetProperty("keras_version", out var v) && v.ValueKind == JsonValueKind.String)
-                    version = v.GetString();
-            }
+            config = JsonDocument.Parse(KerasModelConfig.ReadEntry(configEntry, path), KerasModelConfig.JsonOptions);
+            if (zip.GetEntry(MetadataEntry) is { } meta) version = KerasModelConfig.VersionOf(KerasModelConfig.ReadEntry(meta, path));
+            // Entries beside the model's (an optimizer's own weights file, assets) are not weights of the model.
+            foreach (var e in zip.Entries)
+                if (e.FullName.Contains("optimizer", StringComparison.OrdinalIgnoreCase) && !e.FullName.EndsWith('/'))
+                    notes.Add($"left out the archive entry {e.FullName} (optimizer state)");
         }
         using var _ = config;
+        var warnings = new List<string>();
+        if (options.Config is not null) warnings.Add($"the archive has its own model config (config.json); -Config '{options.Config}' is not used.");
 
         var weightsFile = new ArchiveWeights(path);
         var bytes = weightsFile.Bytes();
@@ -56,40 +58,22 @@ public sealed class KerasArchiveReader : IWeightReader
         Hdf5Data.CheckNotTruncated(path, bytes.AsSpan(0, Math.Min(64, bytes.Length)), bytes.Length);
         using var h5 = H5File.Open(new MemoryStream(bytes, writable: false), leaveOpen: false);
 
-        if (!h5.LinkExists("layers") || h5.Get("layers") is not IH5Group layersGroup)
+        if (!Keras3Store.IsStore(h5))
         {
             // Keras 3 can also put a legacy-layout weights file inside; read that as such.
             if (Hdf5Data.NamesAttribute(h5, "layer_names") is not null || h5.LinkExists("model_weights"))
-                return Relabel(KerasHdf5Reader.ReadFrom(h5, path, d => () => weightsFile.Load(d)));
+                return Relabel(KerasHdf5Reader.ReadFrom(h5, path, d => () => weightsFile.Load(d)), notes, warnings);
             throw new LstmPortException(ErrorIds.NotKerasFile, $"'{path}': {WeightsEntry} has no 'layers' group; expected Keras 3 saved weights.", path);
         }
 
-        // Every group whose "vars" subgroup names a layer: name -> path of that group.
-        var owners = new Dictionary<string, string>(StringComparer.Ordinal);
-        FindOwners(layersGroup, "layers", owners);
-
-        var layers = new List<KerasLayers.Layer>();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var (name, layerConfig) in KerasConfig.LayersInOrder(config.RootElement))
-        {
-            if (!owners.TryGetValue(name, out var owner) || !seen.Add(owner)) continue;
-            var cls = layerConfig.TryGetProperty("class_name", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
-            if (cls is "Sequential" or "Functional" or "Model") continue; // its layers come on their own
-            layers.Add(new KerasLayers.Layer(name, Weights(h5, owner, path, weightsFile), layerConfig));
-        }
-        // Variables config.json does not explain are listed too, as Other.
-        foreach (var (name, owner) in owners.OrderBy(o => o.Value, StringComparer.Ordinal))
-            if (!seen.Contains(owner) && !owners.Values.Any(o => o != owner && seen.Contains(o) && owner.StartsWith(o + "/", StringComparison.Ordinal)))
-            {
-                var weights = Weights(h5, owner, path, weightsFile);
-                if (weights.Count > 0) layers.Add(new KerasLayers.Layer(name, weights, null));
-            }
-
-        var (tensors, warnings) = KerasLayers.Describe(layers, new KerasLayers.Origin(path, version, null));
-        return new WeightFile(path, Format, tensors, warnings);
+        var store = Keras3Store.Read(h5, path, config.RootElement, d => () => weightsFile.Load(d));
+        var described = KerasLayers.Read(store.Layers, new KerasLayers.Origin(path, version, null, store.AssumedVersion));
+        return new WeightFile(path, Format, described.Tensors, [.. warnings, .. store.Warnings, .. described.Warnings],
+            [.. store.Errors, .. described.Errors], [.. notes, .. store.Notes]);
     }
 
-    static WeightFile Relabel(WeightFile f) => new(f.Path, WeightFormat.KerasArchive, f.Tensors, f.Warnings);
+    static WeightFile Relabel(WeightFile f, List<string> notes, List<string> warnings) =>
+        new(f.Path, WeightFormat.KerasArchive, f.Tensors, [.. warnings, .. f.Warnings], f.Errors, [.. notes, .. f.Notes]);
 
     static ZipArchive OpenZip(string path)
     {
@@ -100,73 +84,8 @@ public sealed class KerasArchiveReader : IWeightReader
         }
     }
 
-    /// <summary>A small record (config.json, metadata.json), checked against its zip CRC-32.</summary>
-    static byte[] ReadVerified(ZipArchiveEntry entry, string path)
-    {
-        if (entry.Length > 1L << 28)
-            throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}': {entry.FullName} claims {entry.Length} bytes; a Keras config is far smaller.", path);
-        var bytes = new byte[entry.Length];
-        using (var s = entry.Open())
-            if (s.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false) < bytes.Length)
-                throw new LstmPortException(ErrorIds.TruncatedFile, $"'{path}': {entry.FullName} ends early.", path);
-        if (System.IO.Hashing.Crc32.HashToUInt32(bytes) != entry.Crc32)
-            throw new LstmPortException(ErrorIds.ChecksumMismatch,
-                $"'{path}': {entry.FullName} fails its zip CRC-32 check (the archive is damaged).", path);
-        return bytes;
-    }
-
     static LstmPortException Missing(string path, string entry) =>
         new(ErrorIds.CorruptFile, $"'{path}' is a zip but not a Keras archive: it has no {entry}; expected metadata.json, config.json and model.weights.h5.", path);
-
-    static void FindOwners(IH5Group group, string groupPath, Dictionary<string, string> owners)
-    {
-        foreach (var child in group.Children())
-        {
-            if (child is not IH5Group g) continue;
-            var childPath = groupPath + "/" + child.Name;
-            if (child.Name == "vars")
-            {
-                if (Hdf5Data.StringAttribute(g, "name") is string n) owners.TryAdd(n, groupPath);
-                continue;
-            }
-            FindOwners(g, childPath, owners);
-        }
-    }
-
-    /// <summary>
-    /// A layer's variables in Keras' own order: a recurrent layer's are its cell's; a Bidirectional's
-    /// are its forward_layer's then its backward_layer's; others are in vars/ (and in sub-objects).
-    /// </summary>
-    static List<KerasLayers.Weight> Weights(NativeFile h5, string owner, string path, ArchiveWeights source)
-    {
-        var list = new List<KerasLayers.Weight>();
-        void AddVars(string groupPath)
-        {
-            if (!h5.LinkExists(groupPath) || h5.Get(groupPath) is not IH5Group vars) return;
-            var datasets = vars.Children().OfType<IH5Dataset>()
-                .OrderBy(d => int.TryParse(d.Name, out var i) ? i : int.MaxValue).ThenBy(d => d.Name, StringComparer.Ordinal);
-            foreach (var d in datasets)
-            {
-                var dref = KerasHdf5Reader.Describe(d, groupPath + "/" + d.Name, path);
-                list.Add(new KerasLayers.Weight(dref.Path, dref.Shape, dref.DType, () => source.Load(dref)));
-            }
-        }
-        void AddTree(string groupPath)
-        {
-            AddVars(groupPath + "/vars");
-            if (h5.Get(groupPath) is not IH5Group g) return;
-            foreach (var child in g.Children().OfType<IH5Group>().OrderBy(c => c.Name, StringComparer.Ordinal))
-                if (child.Name != "vars") AddTree(groupPath + "/" + child.Name);
-        }
-        if (h5.LinkExists(owner + "/forward_layer") && h5.LinkExists(owner + "/backward_layer"))
-        {
-            AddVars(owner + "/vars");
-            AddTree(owner + "/forward_layer");
-            AddTree(owner + "/backward_layer");
-        }
-        else AddTree(owner);
-        return list;
-    }
 
     /// <summary>
     /// The archive's weights file, extracted when a tensor is read. A zip entry cannot seek, so it is

@@ -35,15 +35,23 @@ public sealed class KerasHdf5Reader : IWeightReader
             throw new LstmPortException(ErrorIds.UnknownFormat, $"'{path}' is not an HDF5 file: it does not start with the HDF5 signature.", path);
         Hdf5Data.CheckNotTruncated(path, head, length);
 
-        using var file = H5File.OpenRead(path);
-        return ReadFrom(file, path, d => () => { using var again = H5File.OpenRead(path); return LoadDataset(again, d); });
+        try
+        {
+            using var file = H5File.OpenRead(path);
+            return ReadFrom(file, path, d => () => { using var again = H5File.OpenRead(path); return LoadDataset(again, d); }, options.Config);
+        }
+        catch (Exception e) when (Hdf5Data.IsDamage(e))
+        {
+            throw Hdf5Data.Damaged(path, e);
+        }
     }
 
     /// <summary>
     /// Shared with the .keras reader for archives whose weights file is in the legacy layout.
-    /// <paramref name="loader"/> makes the lazy load for a dataset path.
+    /// <paramref name="loader"/> makes the lazy load for a dataset path; <paramref name="configPath"/>
+    /// is -Config, used when the file has no model config of its own.
     /// </summary>
-    internal static WeightFile ReadFrom(NativeFile file, string path, Func<DatasetRef, Func<TorchSharp.torch.Tensor>> loader)
+    internal static WeightFile ReadFrom(NativeFile file, string path, Func<DatasetRef, Func<TorchSharp.torch.Tensor>> loader, string? configPath = null)
     {
         string? version = Hdf5Data.StringAttribute(file, "keras_version");
         string? backend = Hdf5Data.StringAttribute(file, "backend");
@@ -51,7 +59,7 @@ public sealed class KerasHdf5Reader : IWeightReader
         var modelConfigText = Hdf5Data.StringAttribute(file, "model_config");
         if (modelConfigText is not null)
         {
-            try { modelConfig = JsonDocument.Parse(modelConfigText); }
+            try { modelConfig = JsonDocument.Parse(modelConfigText, KerasModelConfig.JsonOptions); }
             catch (JsonException e) { throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}' has a model_config that is not JSON: {e.Message}", path, e); }
         }
         using var _ = modelConfig;
@@ -68,28 +76,66 @@ public sealed class KerasHdf5Reader : IWeightReader
             backend ??= Hdf5Data.StringAttribute(mw, "backend");
         }
         if (layerNames is null)
-            throw new LstmPortException(ErrorIds.NotKerasFile,
-                $"'{path}' is an HDF5 file but not a Keras one: expected a 'layer_names' attribute on the root or on a 'model_weights' group.", path);
+            throw new LstmPortException(ErrorIds.NotKerasFile, Keras3Store.IsStore(file)
+                ? $"'{path}' is a Keras 3 weights file (layers/<layer>/vars groups), not a Keras 1/2 HDF5 file with 'layer_names'; read it with -Format KerasWeights, or let the format be detected."
+                : $"'{path}' is an HDF5 file but not a Keras one: expected a 'layer_names' attribute on the root or on a 'model_weights' group.", path);
 
-        var configs = modelConfig is null ? null : KerasConfig.LayersByName(modelConfig.RootElement);
+        var warnings = new List<string>();
+        var notes = new List<string>();
+        var errors = new List<LstmPortException>();
+        KerasModelConfig? given = null;
+        if (configPath is not null)
+        {
+            if (modelConfig is null) given = KerasModelConfig.Load(configPath);
+            else warnings.Add($"the file has its own model config; -Config '{configPath}' is not used.");
+        }
+        using var __ = given;
+        if (given is not null)
+        {
+            version ??= given.KerasVersion;
+            notes.Add($"the model config is {given.Source} (-Config)");
+        }
+
+        // A full-model file keeps the optimizer's state beside the weights: left out, and said so.
+        if (file.LinkExists("optimizer_weights"))
+        {
+            var count = file.Get("optimizer_weights") is IH5Group og ? Hdf5Data.CountDatasets(og) : null;
+            notes.Add(count is int n ? $"left out {n} optimizer weight{(n == 1 ? "" : "s")} (optimizer_weights)" : "left out the optimizer's state (optimizer_weights)");
+        }
+
+        var configRoot = modelConfig?.RootElement ?? given?.Model;
+        var configs = configRoot is JsonElement cr ? KerasConfig.LayersByName(cr) : null;
         var layers = new List<KerasLayers.Layer>();
         foreach (var name in layerNames)
         {
-            if (!root.LinkExists(name) || root.Get(name) is not IH5Group g)
-                throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}' lists layer '{name}' in layer_names but has no group for it.", path);
-            var weights = new List<KerasLayers.Weight>();
-            foreach (var w in Hdf5Data.NamesAttribute(g, "weight_names") ?? [])
+            // One layer's damage is that layer's error: the others are still read.
+            try
             {
-                if (!g.LinkExists(w) || g.Get(w) is not IH5Dataset d)
-                    throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}' lists weight '{w}' for layer '{name}' but has no dataset for it.", path);
-                var dref = Describe(d, prefix + name + "/" + w, path);
-                weights.Add(new KerasLayers.Weight(w, dref.Shape, dref.DType, loader(dref)));
+                if (!root.LinkExists(name) || root.Get(name) is not IH5Group g)
+                    throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}' lists layer '{name}' in layer_names but has no group for it.", path);
+                var weights = new List<KerasLayers.Weight>();
+                foreach (var w in Hdf5Data.NamesAttribute(g, "weight_names") ?? [])
+                {
+                    if (!g.LinkExists(w) || g.Get(w) is not IH5Dataset d)
+                        throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}' lists weight '{w}' for layer '{name}' but has no dataset for it.", path);
+                    var dref = Describe(d, prefix + name + "/" + w, path);
+                    weights.Add(new KerasLayers.Weight(w, dref.Shape, dref.DType, loader(dref)));
+                }
+                JsonElement? config = configs is not null && configs.TryGetValue(name, out var c) ? c : null;
+                layers.Add(new KerasLayers.Layer(name, weights, config));
             }
-            JsonElement? config = configs is not null && configs.TryGetValue(name, out var c) ? c : null;
-            layers.Add(new KerasLayers.Layer(name, weights, config));
+            catch (LstmPortException e) { errors.Add(e); }
+            catch (Exception e) when (e is not (OutOfMemoryException or InsufficientExecutionStackException))
+            {
+                errors.Add(new LstmPortException(ErrorIds.CorruptFile, $"'{path}': layer '{name}' cannot be read: {e.Message}", path, e));
+            }
         }
-        var (tensors, warnings) = KerasLayers.Describe(layers, new KerasLayers.Origin(path, version, backend));
-        return new WeightFile(path, WeightFormat.KerasHdf5, tensors, warnings);
+        if (given is not null && layers.Where(l => l.Weights.Count > 0 && l.Config is null).Select(l => l.Name).ToList() is { Count: > 0 } unnamed)
+            warnings.Add($"the model config {given.Source} (-Config) has no layer named {string.Join(", ", unnamed)}; check that it is this model's.");
+        var described = KerasLayers.Read(layers, new KerasLayers.Origin(path, version, backend));
+        warnings.AddRange(described.Warnings);
+        errors.AddRange(described.Errors);
+        return new WeightFile(path, WeightFormat.KerasHdf5, described.Tensors, warnings, errors, notes);
     }
 
     internal sealed record DatasetRef(string Path, int[] Shape, string DType);
@@ -104,55 +150,4 @@ public sealed class KerasHdf5Reader : IWeightReader
 
     internal static TorchSharp.torch.Tensor LoadDataset(NativeFile file, DatasetRef d) =>
         Hdf5Data.ReadTensor((NativeDataset)file.Dataset(d.Path), d.DType, d.Shape);
-}
-
-/// <summary>Finds each layer's <c>{class_name, config}</c> in a Keras model config (Keras 1, 2, 3; Sequential, functional, nested).</summary>
-static class KerasConfig
-{
-    static readonly HashSet<string> Models = new(StringComparer.Ordinal) { "Sequential", "Model", "Functional" };
-
-    public static Dictionary<string, JsonElement> LayersByName(JsonElement root)
-    {
-        var found = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
-        Collect(root, found);
-        return found;
-    }
-
-    /// <summary>The layers of a model config in order, nested models flattened.</summary>
-    public static List<(string Name, JsonElement Layer)> LayersInOrder(JsonElement root)
-    {
-        var list = new List<(string, JsonElement)>();
-        Walk(root, list);
-        return list;
-    }
-
-    static void Collect(JsonElement model, Dictionary<string, JsonElement> found)
-    {
-        foreach (var (name, layer) in LayersInOrder(model)) found.TryAdd(name, layer);
-    }
-
-    static void Walk(JsonElement model, List<(string, JsonElement)> list)
-    {
-        if (model.ValueKind != JsonValueKind.Object || !model.TryGetProperty("config", out var cfg)) return;
-        // Keras 1 and early Keras 2 Sequential: "config" is the list of layers; later: config.layers.
-        var layers = cfg.ValueKind == JsonValueKind.Array ? cfg
-            : cfg.ValueKind == JsonValueKind.Object && cfg.TryGetProperty("layers", out var l) && l.ValueKind == JsonValueKind.Array ? l
-            : default;
-        if (layers.ValueKind != JsonValueKind.Array) return;
-        foreach (var layer in layers.EnumerateArray())
-        {
-            if (layer.ValueKind != JsonValueKind.Object) continue;
-            var cls = layer.TryGetProperty("class_name", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
-            var name = NameOf(layer);
-            if (name is not null) list.Add((name, layer));
-            if (cls is not null && Models.Contains(cls)) Walk(layer, list);
-        }
-    }
-
-    static string? NameOf(JsonElement layer)
-    {
-        if (layer.TryGetProperty("config", out var c) && c.ValueKind == JsonValueKind.Object
-            && c.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String) return n.GetString();
-        return layer.TryGetProperty("name", out var n2) && n2.ValueKind == JsonValueKind.String ? n2.GetString() : null;
-    }
 }

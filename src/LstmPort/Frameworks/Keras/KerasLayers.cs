@@ -20,9 +20,18 @@ public static partial class KerasLayers
     public sealed record Weight(string Name, int[] Shape, string DType, Func<torch.Tensor> Load);
 
     /// <param name="Config">The layer's <c>{"class_name": ..., "config": {...}}</c> object, when the file has a model config.</param>
-    public sealed record Layer(string Name, IReadOnlyList<Weight> Weights, JsonElement? Config);
+    /// <param name="ClassHint">Without a config, the layer class the file's structure tells (Keras 3 names a layer's group after its class).</param>
+    public sealed record Layer(string Name, IReadOnlyList<Weight> Weights, JsonElement? Config, string? ClassHint = null);
 
-    public sealed record Origin(string Path, string? KerasVersion, string? Backend);
+    /// <param name="KerasVersion">The version the file or its config records (also put in Config).</param>
+    /// <param name="AssumedVersion">The version whose defaults apply when none is recorded (a Keras 3 weights file records none).</param>
+    public sealed record Origin(string Path, string? KerasVersion, string? Backend, string? AssumedVersion = null)
+    {
+        public KerasVersion Version => Keras.KerasVersion.Parse(KerasVersion ?? AssumedVersion);
+    }
+
+    /// <summary>What <see cref="Read"/> found: tensors in layer order, warnings, and one error per layer that could not be understood.</summary>
+    public sealed record Described(IReadOnlyList<LstmTensor> Tensors, IReadOnlyList<string> Warnings, IReadOnlyList<LstmPortException> Errors);
 
     [GeneratedRegex(@"_(?<kind>[WUb])(?:_(?<gate>[a-z]))?$")]
     private static partial Regex Keras1Suffix();
@@ -37,26 +46,60 @@ public static partial class KerasLayers
     static readonly HashSet<string> RecurrentClasses = new(StringComparer.Ordinal)
         { "LSTM", "GRU", "SimpleRNN", "CuDNNLSTM", "CuDNNGRU" };
 
-    /// <summary>Describes every layer; returns the tensors in layer order and the notes for the user.</summary>
+    /// <summary>Describes every layer; returns the tensors in layer order and the notes for the user. The first layer that cannot be understood throws.</summary>
     public static (IReadOnlyList<LstmTensor> Tensors, IReadOnlyList<string> Warnings) Describe(IReadOnlyList<Layer> layers, Origin origin)
     {
+        var d = Read(layers, origin);
+        if (d.Errors.Count > 0) throw d.Errors[0];
+        return (d.Tensors, d.Warnings);
+    }
+
+    /// <summary>
+    /// Describes every layer. A layer whose weights do not fit its type (count, shapes, a config
+    /// that disagrees) is left out with its own error; the other layers are still described. A
+    /// layer of a kind LstmPort does not know keeps its weights as LayerType Other, and a warning
+    /// names it.
+    /// </summary>
+    public static Described Read(IReadOnlyList<Layer> layers, Origin origin)
+    {
         var result = new List<LstmTensor>();
+        var errors = new List<LstmPortException>();
         var inferredLayers = new List<string>();
+        var unknown = new List<string>();
         foreach (var layer in layers)
         {
             if (layer.Weights.Count == 0) continue;
-            bool inferred = DescribeLayer(layer, origin, result);
-            if (inferred) inferredLayers.Add(layer.Name);
+            var layerTensors = new List<LstmTensor>();
+            try
+            {
+                var (inferred, kind) = DescribeLayer(layer, origin, layerTensors);
+                if (inferred.Count > 0) inferredLayers.Add($"{layer.Name} ({string.Join(", ", inferred)})");
+                if (kind is not null) unknown.Add(kind);
+                result.AddRange(layerTensors);
+            }
+            catch (LstmPortException e) { errors.Add(e); }
         }
         var warnings = new List<string>();
         if (inferredLayers.Count > 0)
-            warnings.Add($"the file has no model config for {string.Join(", ", inferredLayers)}: layer types come from the weight shapes and " +
-                         $"settings such as activation and recurrent_activation are Keras {origin.KerasVersion ?? "1"} defaults; " +
-                         "Config.inferred lists them. Pass the real settings on if the model used others.");
-        return (result, warnings);
+            warnings.Add($"the file has no model config for {string.Join("; ", inferredLayers)}: layer types come from the weights and " +
+                         $"the settings in brackets are {VersionText(origin)} defaults, which Config.inferred lists. " +
+                         "Give the model's config (-Config) if it used others: a relu LSTM, say, has the same weights as a tanh one.");
+        if (unknown.Count > 0)
+            warnings.Add($"LstmPort does not know the kind of {string.Join(", ", unknown)}: {(unknown.Count == 1 ? "its" : "their")} weights are listed " +
+                         "with LayerType Other and are not converted.");
+        return new Described(result, warnings, errors);
     }
 
-    static bool DescribeLayer(Layer layer, Origin origin, List<LstmTensor> result)
+    static string VersionText(Origin origin) =>
+        origin.KerasVersion is string v ? "Keras " + v
+        : origin.AssumedVersion is string a ? (a.StartsWith('3') ? "Keras 3" : "tf.keras " + a)
+        : "Keras 1";
+
+    static readonly Dictionary<string, string> RnnCells = new(StringComparer.Ordinal)
+        { ["LSTMCell"] = "LSTM", ["GRUCell"] = "GRU", ["SimpleRNNCell"] = "SimpleRNN" };
+
+    /// <returns>The keys whose values were inferred, and the layer's description when its kind is unknown.</returns>
+    static (List<string> Inferred, string? UnknownKind) DescribeLayer(Layer layer, Origin origin, List<LstmTensor> result)
     {
         string? className = null;
         JsonElement? cfg = null;
@@ -78,25 +121,37 @@ public static partial class KerasLayers
                 className = Str(wrapped, "class_name");
                 cfg = wrapped.TryGetProperty("config", out var wc) && wc.ValueKind == JsonValueKind.Object ? wc : null;
             }
+            // keras.layers.RNN(LSTMCell(...)) computes an LSTM: the cell has the maths, the RNN the sequence settings.
+            if (className == "RNN" && cfg is JsonElement rnn && rnn.TryGetProperty("cell", out var cell) && cell.ValueKind == JsonValueKind.Object
+                && Str(cell, "class_name") is string cellClass && RnnCells.TryGetValue(cellClass, out var asLayer)
+                && cell.TryGetProperty("config", out var cellCfg) && cellCfg.ValueKind == JsonValueKind.Object)
+            {
+                className = asLayer;
+                cfg = Merge(cellCfg, rnn);
+            }
         }
         bool fromConfig = className is not null;
+        // Without a config, the class the file's structure tells (a Keras 3 group name) still gives the type.
+        string? hinted = fromConfig ? null : layer.ClassHint;
 
         var halves = SplitDirections(layer.Weights);
         if (!fromConfig) bidirectional = halves.Backward.Count > 0 && halves.Forward.Count > 0;
         if (!bidirectional) halves = (layer.Weights, []);
 
-        var version = KerasVersion.Parse(origin.KerasVersion);
-        LayerType? known = fromConfig ? TypeOf(className!) : null;
-        var forward = Classify(halves.Forward, version, known);
-        var backward = Classify(halves.Backward, version, known);
+        var version = origin.Version;
+        LayerType? known = fromConfig ? TypeOf(className!) : hinted is not null && TypeOf(hinted) is var h && h != LayerType.Other ? h : null;
+        var forward = Classify(halves.Forward, version, known ?? GuessPositional(halves.Forward, hinted));
+        var backward = Classify(halves.Backward, version, known ?? GuessPositional(halves.Forward, hinted));
         var type = known ?? InferType(layer.Name, forward);
-        if (fromConfig && type != LayerType.Other && !Fits(type, forward))
-            throw Mismatch(origin, layer, $"a {className} layer stores kernel, recurrent kernel and bias (or kernel and bias for Dense, one table for Embedding), but its weights are {Describe(layer.Weights)}");
+        if (known is not null && type != LayerType.Other && !Fits(type, forward))
+            throw Mismatch(origin, layer, $"a {className ?? hinted} layer stores kernel, recurrent kernel and bias (or kernel and bias for Dense, one table for Embedding), but its weights are {Describe(layer.Weights)}");
         if (type == LayerType.Other)
         {
             foreach (var w in layer.Weights)
                 result.Add(new LstmTensor(w.Name, layer.Name, LayerType.Other, TensorRole.Other, Layout.Keras, w.Shape, w.DType, w.Load, source: origin.Path, reloadable: true));
-            return false;
+            var kind = className ?? hinted;
+            return ([], kind is not null ? $"{layer.Name} ({kind})"
+                : $"{layer.Name} (no config, and its weights {string.Join(", ", layer.Weights.Select(w => $"[{string.Join(",", w.Shape)}]"))} fit no layer type it knows)");
         }
 
         var config = new Dictionary<string, object?>(StringComparer.OrdinalIgnoreCase);
@@ -116,7 +171,38 @@ public static partial class KerasLayers
 
         Emit(result, layer.Name, type, fwd, Direction.Forward, config, origin);
         if (bwd is not null) Emit(result, layer.Name, type, bwd, Direction.Backward, config, origin);
-        return inferredKeys.Count > 0;
+        return (inferredKeys, null);
+    }
+
+    /// <summary>The cell's settings with the wrapping RNN's sequence settings (go_backwards, return_sequences, ...) on top.</summary>
+    static JsonElement Merge(JsonElement cell, JsonElement rnn)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream))
+        {
+            w.WriteStartObject();
+            foreach (var p in cell.EnumerateObject()) if (!rnn.TryGetProperty(p.Name, out _) || p.Name is "units" or "activation" or "recurrent_activation" or "use_bias" or "reset_after") p.WriteTo(w);
+            foreach (var p in rnn.EnumerateObject()) if (p.Name is not ("cell" or "units" or "activation" or "recurrent_activation" or "use_bias" or "reset_after")) p.WriteTo(w);
+            w.WriteEndObject();
+        }
+        using var doc = JsonDocument.Parse(stream.ToArray());
+        return doc.RootElement.Clone();
+    }
+
+    /// <summary>
+    /// Positional weights (a Keras 3 file's vars/0..n) without a type from a config or the file's
+    /// structure: a recurrent layer has [in,G*h], [h,G*h] (and a bias); a Dense [in,out] and [out];
+    /// one table is an Embedding only when its group says so.
+    /// </summary>
+    static LayerType? GuessPositional(IReadOnlyList<Weight> weights, string? hint)
+    {
+        if (weights.Count == 0 || !weights.All(w => int.TryParse(w.Name.Split('/')[^1], out _))) return null;
+        var s = weights.Select(w => w.Shape).ToList();
+        if (s.Count is 2 or 3 && s[0].Length == 2 && s[1].Length == 2 && s[1][0] > 0 && s[1][1] % s[1][0] == 0 && s[0][1] == s[1][1])
+            return (s[1][1] / s[1][0]) switch { 4 => LayerType.LSTM, 3 => LayerType.GRU, 1 => LayerType.SimpleRNN, _ => null };
+        if (s.Count == 2 && s[0].Length == 2 && s[1].Length == 1 && s[1][0] == s[0][1]) return LayerType.Dense;
+        if (s.Count == 1 && s[0].Length == 2 && hint is "Embedding") return LayerType.Embedding;
+        return null;
     }
 
     // ---- directions -------------------------------------------------------------------------
@@ -341,7 +427,7 @@ public static partial class KerasLayers
     static void FillConfig(Dictionary<string, object?> config, List<string> inferred, LayerType type, JsonElement? cfg, bool fromConfig,
         bool cudnn, Assembled fwd, Origin origin, Layer layer, bool bidirectional, string? mergeMode)
     {
-        var version = KerasVersion.Parse(origin.KerasVersion);
+        var version = origin.Version;
         void Set(string key, object? value, bool guessed)
         {
             config[key] = value;
