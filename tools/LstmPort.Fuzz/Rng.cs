@@ -19,14 +19,6 @@ public static class Rng
         return (int)(z & 0x7fffffff);
     }
 
-    /// <summary>A stable 64-bit FNV-1a hash of a string (for signatures and file names).</summary>
-    public static ulong Hash(string s)
-    {
-        ulong h = 14695981039346656037UL;
-        foreach (char c in s) { h ^= c; h *= 1099511628211UL; }
-        return h;
-    }
-
     public static T Pick<T>(this Random r, IReadOnlyList<T> items) => items[r.Next(items.Count)];
 
     public static bool Chance(this Random r, double p) => r.NextDouble() < p;

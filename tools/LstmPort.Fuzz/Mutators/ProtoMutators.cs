@@ -203,7 +203,7 @@ public sealed class JsonValues : IBytesMutator
 
     static JsonNode? Parse(byte[] data)
     {
-        try { return JsonNode.Parse(data); } catch (JsonException) { return null; }
+        try { var n = JsonNode.Parse(data); _ = n?.ToJsonString(); return n; } catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException) { return null; }
     }
 
     static readonly string[] Classes = ["LSTM", "GRU", "SimpleRNN", "Bidirectional", "Sequential", "Functional", "Model", "Dense", "CuDNNLSTM", "TimeDistributed", "RNN", "InputLayer", ""];

@@ -54,18 +54,24 @@ public static partial class Signatures
     [GeneratedRegex(@"^\s*at (?<frame>[^\(\r\n]+)", RegexOptions.Multiline)]
     private static partial Regex Frame();
 
-    [GeneratedRegex(@"\d+")]
-    private static partial Regex Digits();
+    [GeneratedRegex(@"\[\[.*\]\]")]
+    private static partial Regex GenericArguments();
 
-    /// <summary>"at Ns.Type.Method(args) in file:line" lines reduced to Ns.Type.Method, compiler-generated numbers dropped.</summary>
+    [GeneratedRegex(@"(DisplayClass|__\w+\||`|>b__|>d__)\d+(_\d+)?")]
+    private static partial Regex CompilerNumbers();
+
+    /// <summary>"at Ns.Type.Method(args) in file:line" lines reduced to Ns.Type.Method; generic arguments and compiler-generated numbers dropped.</summary>
     public static List<string> Frames(string? stack) =>
-        stack is null ? [] : Frame().Matches(stack).Select(m => Digits().Replace(m.Groups["frame"].Value.Trim(), "#")).ToList();
+        stack is null ? [] : Frame().Matches(stack)
+            .Select(m => CompilerNumbers().Replace(GenericArguments().Replace(m.Groups["frame"].Value.Trim(), ""), "$1#")).ToList();
+
+    public static bool Ours(string frame) => frame.StartsWith("LstmPort.", StringComparison.Ordinal) && !frame.StartsWith("LstmPort.Fuzz.", StringComparison.Ordinal);
 
     /// <summary>The throw site and the first frame in LstmPort's engine (the reader the fix belongs in).</summary>
     public static string Of(string cls, string type, IReadOnlyList<string> frames)
     {
         var top = frames.FirstOrDefault() ?? "?";
-        var ours = frames.FirstOrDefault(f => f.StartsWith("LstmPort.", StringComparison.Ordinal) && !f.StartsWith("LstmPort.Fuzz.", StringComparison.Ordinal)) ?? "?";
+        var ours = frames.FirstOrDefault(Ours) ?? "?";
         return top == ours ? $"{cls} {type} at {top}" : $"{cls} {type} at {top} <- {ours}";
     }
 }

@@ -150,7 +150,7 @@ public sealed partial class WorkerClient : IDisposable
         }
     }
 
-    [GeneratedRegex(@"Repeat (\d+) times:")]
+    [GeneratedRegex(@"Repeat(?:ed)? (\d+) times:")]
     private static partial Regex Repeat();
 
     /// <summary>The crash's kind and frames from what the runtime printed as the process died.</summary>
@@ -163,13 +163,15 @@ public sealed partial class WorkerClient : IDisposable
         else kind = $"Exit{exitCode}";
         var frames = Signatures.Frames(stderr);
         string top;
-        if (kind == "StackOverflow" && Repeat().Match(stderr) is { Success: true } rep)
+        if (kind == "StackOverflow")
         {
-            // The frames that repeat are the recursion; name its first frame and the first LstmPort frame in it.
-            var repeated = Signatures.Frames(stderr[rep.Index..]).Take(40).ToList();
-            var loop = repeated.FirstOrDefault() ?? "?";
-            var ours = repeated.FirstOrDefault(f => f.StartsWith("LstmPort.", StringComparison.Ordinal) && !f.StartsWith("LstmPort.Fuzz.", StringComparison.Ordinal))
-                       ?? frames.FirstOrDefault(f => f.StartsWith("LstmPort.", StringComparison.Ordinal) && !f.StartsWith("LstmPort.Fuzz.", StringComparison.Ordinal)) ?? "?";
+            // The recursion is named by its most frequent frame outside System (where the runtime starts a
+            // printed cycle varies), plus the first LstmPort frame in it or below it: where the fix belongs.
+            var rep = Repeat().Match(stderr);
+            var cycle = rep.Success ? Signatures.Frames(stderr[rep.Index..].Split("--------------------------------").Skip(1).FirstOrDefault()) : frames;
+            var loop = cycle.Where(f => !f.StartsWith("System.", StringComparison.Ordinal)).GroupBy(f => f)
+                .OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal).Select(g => g.Key).FirstOrDefault() ?? cycle.FirstOrDefault() ?? "?";
+            var ours = cycle.FirstOrDefault(Signatures.Ours) ?? frames.FirstOrDefault(Signatures.Ours) ?? "?";
             top = loop == ours ? $"recursion in {loop}" : $"recursion in {loop} <- {ours}";
         }
         else top = Signatures.Of("", "", frames).Trim();

@@ -66,9 +66,9 @@ public static class Corpus
                 // A checkpoint: the prefix's .index, shards and .meta.
                 var prefix = name[..^".index".Length];
                 var files = Directory.EnumerateFiles(info.DirectoryName!, prefix + ".*").Order(StringComparer.Ordinal)
-                    .ToDictionary(Path.GetFileName, File.ReadAllBytes, StringComparer.Ordinal)!;
+                    .ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes, StringComparer.Ordinal);
                 if (files.Values.Sum(b => (long)b.Length) <= MaxSeedBytes)
-                    seeds.Add(new SeedInput("fixture:" + rel, Family.TfCheckpoint, files!, prefix, "fixture"));
+                    seeds.Add(new SeedInput("fixture:" + rel, Family.TfCheckpoint, files, prefix, "fixture"));
             }
             if (name == "saved_model.pb")
             {
