@@ -308,7 +308,7 @@ public sealed class FrozenGraphReader : IWeightReader
     static bool LooksLikeCellVariable(string name)
     {
         var last = name.Split('/')[^1];
-        return last is "kernel" or "bias" or "weights" or "biases" or "w_i_diag" or "w_f_diag" or "w_o_diag" or "opaque_kernel";
+        return last is "kernel" or "bias" or "weights" or "biases" or "w_i_diag" or "w_f_diag" or "w_o_diag" or "opaque_kernel" or "recurrent_kernel" or "embeddings";
     }
 
     static LstmPortException Corrupt(string path, string what, Exception? inner) =>

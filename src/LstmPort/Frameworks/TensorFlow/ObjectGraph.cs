@@ -213,7 +213,13 @@ internal sealed partial class ObjectGraph
     {
         for (int i = 0; i < path.Length - 1; i++)
             if (KerasLayerSegment().IsMatch(path[i]) || metadata.ContainsKey(string.Join('/', path[..(i + 1)]))) return i;
-        return -1;
+        // A Keras layer held by a tf.Module or tf.train.Checkpoint under its own attribute name
+        // (model/encoder/cell/kernel): the object above its weights (and above cell, forward_layer/backward_layer).
+        if (path.Length < 2 || path[^1] is not ("kernel" or "recurrent_kernel" or "bias" or "embeddings")) return -1;
+        int end = path.Length - 2;
+        if (end > 0 && path[end] == "cell") end--;
+        if (end > 0 && path[end] is "forward_layer" or "backward_layer") end--;
+        return end >= 0 && path[end] is not ("optimizer" or "keras_api") ? end : -1;
     }
 
     static (int, string) LayerNumber(string path)

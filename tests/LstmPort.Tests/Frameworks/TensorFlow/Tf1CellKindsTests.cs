@@ -634,4 +634,34 @@ public sealed class Tf1CellKindsTests(ModuleSession ps) : IClassFixture<ModuleSe
         Assert.Equal(denseKernelValues.Values, Values(f.Tensors.Single(t => t.Name == "layer_with_weights-1/kernel")));
         Assert.Single(f.Notes);
     }
+
+    [Fact]
+    public void A_tf_train_Checkpoint_of_Keras_layers_held_by_attribute_name_reads_them_as_Keras_layers()
+    {
+        using var dir = new TempDir();
+        const string value = "/.ATTRIBUTES/VARIABLE_VALUE";
+        // tf.train.Checkpoint(model=module), the module holding a Keras LSTM as .encoder and a Dense as .head.
+        var g = new TfObjectGraphWriter();
+        int model = g.Add(0, "model"), encoder = g.Add(model, "encoder"), cell = g.Add(encoder, "cell");
+        g.Add(cell, "kernel", "model/encoder/cell/kernel" + value);
+        g.Add(cell, "recurrent_kernel", "model/encoder/cell/recurrent_kernel" + value);
+        g.Add(cell, "bias", "model/encoder/cell/bias" + value);
+        int head = g.Add(model, "head");
+        g.Add(head, "kernel", "model/head/kernel" + value);
+        g.Add(head, "bias", "model/head/bias" + value);
+        g.Add(0, "save_counter", "save_counter" + value);
+        var writer = new TfCheckpointWriter();
+        writer.Strings["_CHECKPOINTABLE_OBJECT_GRAPH"] = g.Bytes();
+        var prefix = dir.File("ckpt-1");
+        writer.Write(prefix, [V("model/encoder/cell/kernel" + value, [5, 16], 1), V("model/encoder/cell/recurrent_kernel" + value, [4, 16], 2),
+            V("model/encoder/cell/bias" + value, [16], 3), V("model/head/kernel" + value, [4, 2], 4), V("model/head/bias" + value, [2], 5), V("save_counter" + value, [], 6)]);
+        var f = WeightReader.Read(prefix);
+        Assert.Empty(f.Errors);
+        Assert.Equal([("model/encoder", LayerType.LSTM), ("model/encoder", LayerType.LSTM), ("model/encoder", LayerType.LSTM), ("model/head", LayerType.Dense), ("model/head", LayerType.Dense)],
+            f.Tensors.Select(t => (t.Layer, t.LayerType)));
+        Assert.Equal([TensorRole.Kernel, TensorRole.RecurrentKernel, TensorRole.Bias, TensorRole.Kernel, TensorRole.Bias], f.Tensors.Select(t => t.Role));
+        Assert.Contains("1 step counter (save_counter)", Assert.Single(f.Notes));
+        Assert.Contains(ConfigKeys.RecurrentActivation, (string[])f.Tensors[0].Config[ConfigKeys.Inferred]!); // no config in the file: said so
+        AssertEquivalent(prefix, "ConvertTo-KerasLayout", 2);
+    }
 }
