@@ -11,7 +11,7 @@ store with _layer_checkpoint_dependencies for layers.
 Usage: make_keras3.py KIND OUT_PREFIX [--no-names] [--tf-keras] [--optimizer] [--archive]
   KIND: sequential (Embedding, Bidirectional LSTM, LSTM, LSTM, GRU, SimpleRNN relu, Dense),
         nested (a functional model with a nested Sequential and a reset-before GRU),
-        lstm (LSTM and Dense), bad (per-layer problems: see below)
+        lstm (LSTM and Dense), gru-no-bias (GRU(use_bias=False)), bad (per-layer problems: see below)
 Writes OUT_PREFIX.weights.h5 and OUT_PREFIX.config.json (the model's config.json), with
 --archive also OUT_PREFIX.keras (metadata.json, config.json, model.weights.h5). Prints JSON:
 {"values": {dataset path: flat values}, "layers": [{name, class, path}]}."""
@@ -149,6 +149,16 @@ with h5py.File(prefix + ".weights.h5", "w") as f:
         m = Model(store, "")
         m.rnn("LSTM", "lstm", 3, 4, return_sequences=False)
         m.plain("Dense", "dense", dense_config("dense", 1), [arr(4, 1), arr(1)])
+        config = sequential_config("sequential", m.configs, [None, 3])
+    elif kind == "gru-no-bias":
+        # GRU(use_bias=False): a kernel and a recurrent kernel only; reset_after (True by default) still matters.
+        store.make("", "sequential")
+        m = Model(store, "")
+        path = m.slot("GRU")
+        store.make(path, "gru")
+        store.make(f"{path}/cell", "gru_cell", [arr(3, 6), arr(2, 6)])
+        m.configs.append(rnn_config("GRU", "gru", 2, use_bias=False, return_sequences=False))
+        listing.append({"name": "gru", "class": "GRU", "path": path})
         config = sequential_config("sequential", m.configs, [None, 3])
     elif kind == "nested":
         # Functional: Input -> Sequential(LSTM, Dense) -> GRU(reset_after=False) over a RepeatVector -> Dense

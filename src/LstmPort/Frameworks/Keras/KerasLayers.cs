@@ -460,8 +460,11 @@ public static partial class KerasLayers
                     !fromConfig);
             // use_bias (Keras 1: bias) is what the weights show; a config that disagrees is caught below.
             Set(ConfigKeys.UseBias, fwd.BiasShape is not null, false);
+            // A [2,3h] bias is reset_after=True, a [3h] one False; without a bias only the config or the
+            // version's default (True from Keras 3) tells, and it still changes the maths.
             if (type == LayerType.GRU)
-                Set(ConfigKeys.ResetAfter, fwd.BiasIsTwoRows || (fromConfig && Bool(cfg, "reset_after") == true), !fromConfig);
+                Set(ConfigKeys.ResetAfter, fwd.BiasIsTwoRows
+                    || (fwd.BiasShape is null ? Bool(cfg, "reset_after") ?? version.Major >= 3 : fromConfig && Bool(cfg, "reset_after") == true), !fromConfig);
         }
         Set(ConfigKeys.GoBackwards, Bool(cfg, "go_backwards") ?? false, !fromConfig);
         Set(ConfigKeys.ReturnSequences, Bool(cfg, "return_sequences") ?? false, !fromConfig);

@@ -135,12 +135,11 @@ public sealed class KerasModelConfig : IDisposable
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
                 throw NotConfig(path, $"it holds a JSON {root.ValueKind.ToString().ToLowerInvariant()}, not an object");
-            if (!root.TryGetProperty("class_name", out var cls) || cls.ValueKind != JsonValueKind.String || !root.TryGetProperty("config", out var cfg))
+            if (!root.TryGetProperty("class_name", out var cls) || cls.ValueKind != JsonValueKind.String || !root.TryGetProperty("config", out _))
                 throw NotConfig(path, "it has no class_name and config, as model.to_json() and a .keras archive's config.json have");
             if (KerasConfig.LayersInOrder(root).Count == 0)
                 throw NotConfig(path, $"its {cls.GetString()} config lists no layers (a subclassed model's config does not describe them)");
             if (version is null && root.TryGetProperty("keras_version", out var v) && v.ValueKind == JsonValueKind.String) version = v.GetString();
-            _ = cfg;
             return new KerasModelConfig(doc, root, source, version);
         }
         catch { doc.Dispose(); throw; }

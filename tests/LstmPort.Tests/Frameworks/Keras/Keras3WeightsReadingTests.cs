@@ -146,6 +146,36 @@ public sealed class Keras3WeightsReadingTests(ModuleSession ps) : IClassFixture<
     }
 
     [SkippableFact]
+    public void Keras_3_defaults_and_spellings_hard_sigmoid_and_reset_after()
+    {
+        using var dir = new TempDir();
+        // hard_sigmoid in a Keras 3 model is clip(x/6 + 0.5); in a tf.keras 2.13 store's model, clip(0.2x + 0.5).
+        foreach (var (flags, variant) in new (string[], string)[] { ([], "keras3"), (["--no-names", "--tf-keras"], "keras2") })
+        {
+            var (weights, config, _) = Keras3Files.Make("lstm", dir, "hs" + flags.Length, flags);
+            File.WriteAllText(config, File.ReadAllText(config).Replace("\"recurrent_activation\": \"sigmoid\"", "\"recurrent_activation\": \"hard_sigmoid\""));
+            var lstm = ps.Objects<LstmTensor>("Get-LstmWeights $args[0] -Config $args[1] -Layer lstm", weights, config)[0];
+            Assert.Equal(("hard_sigmoid", variant), ((string)lstm.Config[ConfigKeys.RecurrentActivation]!, (string)lstm.Config[ConfigKeys.HardSigmoid]!));
+            Assert.Equal([ConfigKeys.HardSigmoid], (string[])lstm.Config[ConfigKeys.Inferred]!); // which one is the version's, and no file records a version
+            Assert.Contains("hard_sigmoid", ps.Objects<LstmLayer>("Get-LstmLayer $args[0] -Config $args[1] -Layer lstm", weights, config)[0].Reason);
+        }
+        // A .keras records its version: then nothing is inferred.
+        var (w3, _, _) = Keras3Files.Make("lstm", dir, "versioned", "--archive");
+        var fromArchive = ps.Objects<LstmTensor>("Get-LstmWeights $args[0] -Config $args[1] -Layer lstm", w3, dir.File("versioned.keras"))[0];
+        Assert.Equal(("sigmoid", "3.8.0"), ((string)fromArchive.Config[ConfigKeys.RecurrentActivation]!, (string)fromArchive.Config[ConfigKeys.KerasVersion]!));
+        Assert.False(fromArchive.Config.ContainsKey(ConfigKeys.Inferred));
+
+        // A GRU without biases: Keras 3's default reset_after=True, without a config too (assumed, and said).
+        var (gru, gruConfig, _) = Keras3Files.Make("gru-no-bias", dir, "gru");
+        var bare = ps.Objects<LstmTensor>("Get-LstmWeights $args[0] -WarningAction SilentlyContinue", gru);
+        Assert.Equal(2, bare.Count);
+        Assert.All(bare, t => Assert.Equal((LayerType.GRU, true, false), (t.LayerType, (bool)t.Config[ConfigKeys.ResetAfter]!, (bool)t.Config[ConfigKeys.UseBias]!)));
+        Assert.Contains(ConfigKeys.ResetAfter, (string[])bare[0].Config[ConfigKeys.Inferred]!);
+        var given = ps.Objects<LstmTensor>("Get-LstmWeights $args[0] -Config $args[1]", gru, gruConfig);
+        Assert.All(given, t => Assert.True((bool)t.Config[ConfigKeys.ResetAfter]!));
+    }
+
+    [SkippableFact]
     public void Nested_models_and_archives_of_files_without_names()
     {
         using var dir = new TempDir();
