@@ -44,7 +44,10 @@ internal sealed class PickleLimitException(string what) : Exception(what);
 public sealed class PyDict
 {
     internal static readonly IEqualityComparer<object?> KeyComparer = new ValueComparer();
-    readonly Dictionary<object, int> _index = new(KeyComparer!);
+    // Most dicts of a pickle are tiny (a tensor's empty hooks OrderedDict): searched in order, indexed
+    // only once they grow, so a pickle of many dicts costs little memory per dict.
+    const int IndexFrom = 8;
+    Dictionary<object, int>? _index;
     readonly List<KeyValuePair<object?, object?>> _items = [];
 
     public IReadOnlyList<KeyValuePair<object?, object?>> Items => _items;
@@ -55,15 +58,30 @@ public sealed class PyDict
     public void Set(object? key, object? value)
     {
         var k = key ?? NullKey;
-        if (_index.TryGetValue(k, out int i)) _items[i] = new(key, value);
-        else { _index[k] = _items.Count; _items.Add(new(key, value)); }
+        int i = Find(k);
+        if (i >= 0) { _items[i] = new(key, value); return; }
+        _items.Add(new(key, value));
+        if (_index is not null) _index[k] = _items.Count - 1;
+        else if (_items.Count > IndexFrom)
+        {
+            _index = new(KeyComparer!);
+            for (int j = 0; j < _items.Count; j++) _index[_items[j].Key ?? NullKey] = j;
+        }
     }
 
     public bool TryGet(object? key, out object? value)
     {
-        if (_index.TryGetValue(key ?? NullKey, out int i)) { value = _items[i].Value; return true; }
-        value = null;
-        return false;
+        int i = Find(key ?? NullKey);
+        value = i >= 0 ? _items[i].Value : null;
+        return i >= 0;
+    }
+
+    int Find(object k)
+    {
+        if (_index is not null) return _index.TryGetValue(k, out int i) ? i : -1;
+        for (int j = 0; j < _items.Count; j++)
+            if (KeyComparer.Equals(_items[j].Key ?? NullKey, k)) return j;
+        return -1;
     }
 
     static readonly object NullKey = new();
@@ -145,7 +163,7 @@ public interface IPickleResolver
 public sealed class PickleReader
 {
     /// <summary>Bounds on what one pickle may make the reader hold; beyond them it fails with PickleLimitExceeded.</summary>
-    public sealed record Limits(int Stack = 1_000_000, int Marks = 10_000, int Memo = 8_000_000, long Containers = 8_000_000, int IntDigits = 4300)
+    public sealed record Limits(int Stack = 1_000_000, int Marks = 10_000, int Memo = 4_000_000, long Containers = 2_000_000, int IntDigits = 4300)
     {
         public static Limits Default { get; } = new();
     }

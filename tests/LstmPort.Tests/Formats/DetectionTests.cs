@@ -47,12 +47,18 @@ public sealed class DetectionTests(ModuleSession ps) : IClassFixture<ModuleSessi
     public static TheoryData<string, bool, WeightFormat> GeneratedTorchKinds => new()
     {
         { "checkpoint", false, WeightFormat.PyTorch }, { "checkpoint", true, WeightFormat.PyTorch },
-        { "dataparallel", false, WeightFormat.PyTorch }, { "flat_views", true, WeightFormat.PyTorch },
-        { "half", false, WeightFormat.PyTorch }, { "namespace", false, WeightFormat.PyTorch },
-        { "namespace", true, WeightFormat.PyTorch }, { "whole_model", false, WeightFormat.PyTorch },
-        { "lightning", false, WeightFormat.PyTorch }, { "sparse", false, WeightFormat.PyTorch },
+        { "state_dict", false, WeightFormat.PyTorch }, { "net", true, WeightFormat.PyTorch },
+        { "deep", false, WeightFormat.PyTorch }, { "several", false, WeightFormat.PyTorch },
+        { "dataparallel", false, WeightFormat.PyTorch }, { "compiled", false, WeightFormat.PyTorch },
+        { "flat_views", false, WeightFormat.PyTorch }, { "flat_views", true, WeightFormat.PyTorch },
+        { "half", false, WeightFormat.PyTorch }, { "bfloat16", true, WeightFormat.PyTorch },
+        { "namespace", false, WeightFormat.PyTorch }, { "namespace", true, WeightFormat.PyTorch },
+        { "whole_model", false, WeightFormat.PyTorch }, { "whole_model", true, WeightFormat.PyTorch },
+        { "lightning", false, WeightFormat.PyTorch }, { "fairseq", false, WeightFormat.PyTorch },
+        { "opennmt", false, WeightFormat.PyTorch }, { "sparse", false, WeightFormat.PyTorch },
+        { "hostile_tensors", false, WeightFormat.PyTorch },
         { "script", false, WeightFormat.TorchScript }, { "trace", false, WeightFormat.TorchScript },
-        { "frozen", false, WeightFormat.TorchScript },
+        { "frozen", false, WeightFormat.TorchScript }, { "script_attribute", false, WeightFormat.TorchScript },
     };
 
     [SkippableTheory]
