@@ -214,7 +214,7 @@ public sealed class PickleDeep : PickleMutator
 
     protected override (byte[] Pickle, string What)? Mutate(byte[] pickle, List<PickleOp> ops, Random rng)
     {
-        int depth = rng.Pick(new[] { 1000, 20000, 100000, 400000 });
+        int depth = rng.Pick(new[] { 1000, 20000, 100000 });
         var p = new PickleBuilder();
         string kind;
         switch (rng.Next(3))

@@ -178,7 +178,7 @@ public sealed class TfKeys : IMutator
                 break;
             default:
             {
-                int n = rng.Pick(new[] { 1000, 30000 });
+                int n = rng.Pick(new[] { 1000, 5000 });
                 var v = entries[k].Value;
                 for (int i = 0; i < n; i++) entries.Add(new($"zz/filler_{i:D6}", v));
                 what = $"{n} entries added sharing the data of '{entries[k].Key}'";
@@ -307,7 +307,7 @@ public sealed class TfObjectGraph : IMutator
             case 2:
             {
                 // A chain of new nodes, each the child of the previous, ending at a variable node.
-                int count = rng.Pick(new[] { 100, 5000 });
+                int count = rng.Pick(new[] { 100, 2000 });
                 int first = nodes.Count;
                 node.Message(1, new ProtoMessage().Varint(1, (ulong)first).String(2, "chain"));
                 for (int i = 0; i < count; i++)

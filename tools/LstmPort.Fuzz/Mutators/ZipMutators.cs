@@ -115,7 +115,7 @@ public sealed class ZipEntries : IBytesMutator
             }
             case 5:
             {
-                int n = rng.Pick(new[] { 100, 1000, 20000 });
+                int n = rng.Pick(new[] { 100, 1000, 5000 });
                 for (int i = 0; i < n; i++) items.Add(new ZipItem { Name = $"filler/{i}" });
                 return (Zip.Build(items), $"{n} empty entries added");
             }

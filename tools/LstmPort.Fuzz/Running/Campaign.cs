@@ -23,6 +23,8 @@ public sealed record CampaignOptions
     public int Jobs { get; init; } = 1;
     /// <summary>Stop once this many failures were seen (0: never).</summary>
     public int StopAfterFailures { get; init; }
+    /// <summary>Stop once this many crashes, hangs and memory failures were seen (each costs a worker restart or the whole timeout; 0: never).</summary>
+    public int StopAfterExpensive { get; init; }
     /// <summary>Read in this process (no protection from crashes and hangs; for debugging).</summary>
     public bool InProcess { get; init; }
     public Action<string>? Log { get; init; }
@@ -136,7 +138,7 @@ public static class Campaign
                 if (outcome.Class is OutcomeClass.Hang or OutcomeClass.Memory && outcome.ExceptionType is null)
                     outcome = outcome with { Signature = $"{outcome.Signature} [{mutant.Seed.Family}: {mutant.Mutators}]" };
                 string? saved = null;
-                if (outcome.IsFailure && o.Out is not null) saved = Save(o.Out, mutant, outcome, dir);
+                if (outcome.IsFailure && o.Out is not null) saved = Save(o.Out, mutant, outcome);
                 lock (result)
                 {
                     result.Files++;
@@ -148,6 +150,8 @@ public static class Campaign
                     {
                         result.Failures.Add(new Failure(i, mutant.Seed.Name, mutant.Seed.Family, mutant.Mutators, mutant.Description, mutant.TotalBytes, outcome, saved));
                         if (o.StopAfterFailures > 0 && result.Failures.Count >= o.StopAfterFailures) Volatile.Write(ref stop, true);
+                        if (o.StopAfterExpensive > 0 && result.Failures.Count(f => f.Outcome.Class is OutcomeClass.Crash or OutcomeClass.Hang or OutcomeClass.Memory) >= o.StopAfterExpensive)
+                            Volatile.Write(ref stop, true);
                     }
                     if (o.Log is not null && (clock.Elapsed - lastLog).TotalSeconds >= 5)
                     {
@@ -173,7 +177,7 @@ public static class Campaign
     }
 
     /// <summary>Saves a failing input with a one-line description, the outcome in full and its replay command.</summary>
-    public static string Save(string outDir, Mutant m, Outcome outcome, string writtenAt)
+    public static string Save(string outDir, Mutant m, Outcome outcome)
     {
         var dir = Path.GetFullPath(Path.Combine(outDir, $"{m.Index:D8}-{outcome.Class.ToString().ToLowerInvariant()}"));
         if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
