@@ -59,6 +59,8 @@ public sealed class DetectionTests(ModuleSession ps) : IClassFixture<ModuleSessi
         { "hostile_tensors", false, WeightFormat.PyTorch },
         { "script", false, WeightFormat.TorchScript }, { "trace", false, WeightFormat.TorchScript },
         { "frozen", false, WeightFormat.TorchScript }, { "script_attribute", false, WeightFormat.TorchScript },
+        { "modules", false, WeightFormat.PyTorch }, { "modules_script", false, WeightFormat.TorchScript },
+        { "modules_trace", false, WeightFormat.TorchScript },
     };
 
     [SkippableTheory]

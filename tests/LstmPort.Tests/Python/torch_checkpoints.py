@@ -51,6 +51,24 @@ class Net(nn.Module):
         return self.head(z) * self.scale + torch.tensor([1.0, 2.0, 3.0])
 
 
+class Containers(nn.Module):
+    """ModuleList, Sequential, ModuleDict, an LSTM with proj_size, a bias-less Linear and tied weights."""
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.ModuleList([nn.LSTM(4, 4, proj_size=2), nn.GRU(2, 3)])
+        self.seq = nn.Sequential(nn.Linear(3, 5), nn.ReLU(), nn.Linear(5, 4))
+        self.heads = nn.ModuleDict({"a": nn.Linear(4, 4), "b": nn.Linear(4, 4, bias=False)})
+        self.emb = nn.Embedding(7, 4)
+        self.out = nn.Linear(4, 7)
+        self.out.weight = self.emb.weight
+
+    def forward(self, x):
+        y, _ = self.layers[0](x)
+        z, _ = self.layers[1](y)
+        w = self.seq(z)
+        return self.out(self.heads["a"](w) + self.heads["b"](w))
+
+
 class Compiled(nn.Module):
     """What torch.compile's OptimizedModule looks like to state_dict(): the model under _orig_mod."""
     def __init__(self, inner):
@@ -193,6 +211,17 @@ def make(path, kind, legacy=False):
         marker = path + ".pwned"
         save({"model": sd, "payload": Payload(os.system, "touch " + marker)})
         pick = None  # torch.load would run the payload: the expected values are the ones saved
+    elif kind == "modules":
+        torch.manual_seed(4)
+        save({"model": Containers().state_dict(), "epoch": 1})
+        pick = lambda c: c["model"]
+    elif kind in ("modules_script", "modules_trace"):
+        torch.manual_seed(4)
+        model = Containers()
+        m = torch.jit.script(model) if kind == "modules_script" else torch.jit.trace(model, torch.randn(5, 2, 4))
+        torch.jit.save(m, path)
+        script = True
+        pick = None
     elif kind in ("script", "trace", "frozen", "script_attribute"):
         torch.manual_seed(9)
         model = net().eval()

@@ -36,6 +36,7 @@ public sealed class TorchCheckpointTests(ModuleSession ps) : IClassFixture<Modul
     [InlineData("dataparallel", false)] [InlineData("dataparallel", true)] [InlineData("compiled", false)]
     [InlineData("flat_views", false)] [InlineData("flat_views", true)]
     [InlineData("half", false)] [InlineData("bfloat16", false)] [InlineData("half", true)]
+    [InlineData("modules", false)]
     public void Checkpoints_give_the_names_the_rule_gives_and_the_values_torch_load_gives(string kind, bool legacy)
     {
         using var dir = new TempDir();
@@ -214,6 +215,20 @@ public sealed class TorchCheckpointTests(ModuleSession ps) : IClassFixture<Modul
     }
 
     // ---- TorchScript ----
+
+    [SkippableTheory]
+    [InlineData("modules_script")]
+    [InlineData("modules_trace")]
+    public void TorchScript_containers_projections_and_tied_weights_are_named_as_state_dict_names_them(string kind)
+    {
+        using var dir = new TempDir();
+        var made = Make(dir, kind);
+        var file = Read(dir.File(kind + ".pt"));
+        Assert.Empty(file.Errors);
+        TorchFileTests.AssertSame(made.GetProperty("expected"), file.Tensors); // layers.0.weight_hr_l0, seq.2.weight, heads.b.weight, emb.weight and out.weight
+        var hr = file.Tensors.Single(t => t.Name == "layers.0.weight_hr_l0");
+        Assert.Equal(("layers.0", LayerType.LSTM, TensorRole.ProjectionKernel), (hr.Layer, hr.LayerType, hr.Role));
+    }
 
     [SkippableTheory]
     [InlineData("script")]
