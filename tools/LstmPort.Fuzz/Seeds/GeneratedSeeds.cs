@@ -193,8 +193,25 @@ public static class GeneratedSeeds
         return ms.ToArray();
     }
 
+    /// <summary>tf.keras 2 save_weights as h5py writes it by default: old-style groups, version-0 superblock.</summary>
+    static byte[] OldStyleKeras()
+    {
+        OldStyleHdf5.Dataset D(string name, int[] shape, int seed) => new(name, shape, Values(seed, shape.Aggregate(1, (a, d) => a * d)));
+        var lstm = new OldStyleHdf5.Group("lstm", new OldStyleHdf5.Group("lstm", new OldStyleHdf5.Group("lstm_cell",
+            D("kernel:0", [3, 8], 111), D("recurrent_kernel:0", [2, 8], 112), D("bias:0", [8], 113))));
+        lstm.Attributes.Add(("weight_names", new[] { "lstm/lstm_cell/kernel:0", "lstm/lstm_cell/recurrent_kernel:0", "lstm/lstm_cell/bias:0" }));
+        var dense = new OldStyleHdf5.Group("dense", new OldStyleHdf5.Group("dense", D("kernel:0", [2, 1], 114), D("bias:0", [1], 115)));
+        dense.Attributes.Add(("weight_names", new[] { "dense/kernel:0", "dense/bias:0" }));
+        var root = new OldStyleHdf5.Group("", lstm, dense);
+        root.Attributes.Add(("layer_names", new[] { "lstm", "dense" }));
+        root.Attributes.Add(("backend", "tensorflow"));
+        root.Attributes.Add(("keras_version", "2.2.4"));
+        return OldStyleHdf5.Write(root);
+    }
+
     static IEnumerable<SeedInput> Hdf5Variants()
     {
+        yield return Single("gen:keras-h5py-style.h5", Family.Hdf5, "keras-h5py-style.h5", OldStyleKeras());
         yield return Single("gen:keras-compact-vlen.h5", Family.Hdf5, "keras-compact-vlen.h5", KerasH5(chunked: false, compact: true, stringLength: 0));
         yield return Single("gen:keras-chunked-deflate.h5", Family.Hdf5, "keras-chunked-deflate.h5", KerasH5(chunked: true, compact: false, stringLength: 40));
     }
