@@ -103,15 +103,24 @@ public sealed class TorchFileReader : IWeightReader
         var root = LoadPickle(() => PickleReader.Load(zip.ReadAll(f, pkl, MaxPickle), resolver, path), resolver, foreign, path, options);
 
         var notes = new List<string>();
+        var warnings = new List<string>();
         int constants = 0;
         if (script && zip.Find(prefix + "constants.pkl") is { } cpkl)
         {
             // The code's tensor constants (constants/<key>) are not state_dict entries: counted for a note, never read.
             var cres = new TorchPickleResolver(path, torchScript: true);
-            var tuple = LoadPickle(() => PickleReader.Load(zip.ReadAll(f, cpkl, MaxPickle), cres, path), cres, foreign, path, options);
-            constants = tuple is PyTuple t ? t.Items.Count(o => o is TensorRef or UnreadableTensor) : 0;
-            if (constants > 0)
-                notes.Add($"left out the {(constants == 1 ? "tensor constant" : $"{constants} tensor constants")} of the scripted code (constants.pkl): not state_dict() entries");
+            try
+            {
+                var tuple = LoadPickle(() => PickleReader.Load(zip.ReadAll(f, cpkl, MaxPickle), cres, path), cres, foreign, path, options);
+                constants = tuple is PyTuple t ? t.Items.Count(o => o is TensorRef or UnreadableTensor) : 0;
+                if (constants > 0)
+                    notes.Add($"left out the {(constants == 1 ? "tensor constant" : $"{constants} tensor constants")} of the scripted code (constants.pkl): not state_dict() entries");
+            }
+            catch (LstmPortException e) when (e.ErrorId != ErrorIds.UnsafePickleGlobal)
+            {
+                // Damage there loses no weight: the constants are not state_dict entries. Foreign globals still refuse the file.
+                warnings.Add($"constants.pkl (the scripted code's constants, not weights) could not be read: {e.Message}");
+            }
         }
 
         var cache = new Dictionary<string, StorageData>(StringComparer.Ordinal);
@@ -137,7 +146,7 @@ public sealed class TorchFileReader : IWeightReader
             }
             return cache[s.Key] = result;
         }
-        return Describe(path, root, script, Storage, zip, options, foreign, notes, constants);
+        return Describe(path, root, script, Storage, zip, foreign, notes, warnings, constants);
     }
 
     WeightFile ReadLegacy(string path, FileStream f, ReadOptions options)
@@ -192,7 +201,7 @@ public sealed class TorchFileReader : IWeightReader
         }
         foreach (var key in resolver.Storages.Keys.Where(k => !data.ContainsKey(k)))
             data[key] = new StorageData(0, null, 0, bigEndian, ErrorIds.CorruptFile, $"its storage '{key}' is not in the file's storage list");
-        return Describe(path, root, false, s => data[s.Key], null, options, foreign, [], 0);
+        return Describe(path, root, false, s => data[s.Key], null, foreign, [], [], 0);
     }
 
     /// <summary>
@@ -223,11 +232,10 @@ public sealed class TorchFileReader : IWeightReader
         string.Join(", ", globals.Take(12).Select(g => $"'{g}'")) + (globals.Count > 12 ? $" and {globals.Count - 12} more" : "");
 
     WeightFile Describe(string path, object? root, bool script, Func<StorageRef, StorageData> storage, ZipDirectory? zip,
-        ReadOptions options, List<string> foreign, List<string> notes, int constants)
+        List<string> foreign, List<string> notes, List<string> warnings, int constants)
     {
-        var warnings = new List<string>();
         if (foreign.Count > 0)
-            warnings.Add($"skipped the objects of {foreign.Count} Python global{(foreign.Count == 1 ? "" : "s")} the file names, without constructing or calling them (-SkipUnsafeObjects): {string.Join(", ", foreign)}");
+            warnings.Insert(0, $"skipped the objects of {foreign.Count} Python global{(foreign.Count == 1 ? "" : "s")} the file names, without constructing or calling them (-SkipUnsafeObjects): {string.Join(", ", foreign)}");
         var walk = TorchCheckpoint.Walk(root, script);
         notes.InsertRange(0, walk.Notes);
         if (walk.Tensors.Count == 0)

@@ -256,6 +256,28 @@ public sealed class TorchCheckpointTests(ModuleSession ps) : IClassFixture<Modul
     }
 
     [SkippableFact]
+    public void A_damaged_constants_pkl_loses_no_weight_and_warns()
+    {
+        using var dir = new TempDir();
+        var made = Make(dir, "trace");
+        var damaged = dir.File("damaged.pt");
+        using (var src = System.IO.Compression.ZipFile.OpenRead(dir.File("trace.pt")))
+        using (var z = System.IO.Compression.ZipFile.Open(damaged, System.IO.Compression.ZipArchiveMode.Create))
+            foreach (var e in src.Entries)
+            {
+                using var d = z.CreateEntry(e.FullName).Open();
+                if (e.FullName.EndsWith("/constants.pkl", StringComparison.Ordinal)) d.Write([0x80, 2, 0xff, (byte)'.']);
+                else { using var s = e.Open(); s.CopyTo(d); }
+            }
+        var file = Read(damaged);
+        TorchFileTests.AssertSame(made.GetProperty("expected"), file.Tensors);
+        var warning = Assert.Single(file.Warnings);
+        Assert.StartsWith("constants.pkl (the scripted code's constants, not weights) could not be read", warning);
+        Assert.Contains("unknown pickle opcode 0xff", warning);
+        Assert.Empty(file.Errors);
+    }
+
+    [SkippableFact]
     public void A_frozen_TorchScript_module_has_no_named_weights_and_says_why()
     {
         using var dir = new TempDir();
