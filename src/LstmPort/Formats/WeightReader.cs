@@ -65,7 +65,11 @@ public static class WeightReader
             return file;
         }
         catch (LstmPortException) { throw; }
-        catch (Exception e) when (e is EndOfStreamException or InvalidDataException or FormatException or System.Text.Json.JsonException)
+        // The reader's boundary: whatever a damaged file makes a parser or library throw (PureHDF's
+        // System.Exception on a broken object header, an index out of range, ...) is this file's
+        // CorruptFile, never a raw exception; so is an allocation sized from a corrupt header that the
+        // runtime refuses (OutOfMemoryException). I/O failures are the caller's FileReadError.
+        catch (Exception e) when (e is EndOfStreamException or not (IOException or UnauthorizedAccessException or InsufficientExecutionStackException or OperationCanceledException))
         {
             throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}' is not a valid {reader.Format} file: {e.Message}", path, e);
         }
