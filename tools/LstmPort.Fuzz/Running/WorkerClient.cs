@@ -19,7 +19,12 @@ public sealed partial class WorkerClient : IDisposable
     readonly string _folder;
     Process? _process;
     BlockingCollection<string>? _lines;
+    // What a dying worker prints: the head (the top frames) and a rolling tail (the bottom frames,
+    // where the reader that recursed is), so a long stack overflow trace keeps both ends.
     readonly StringBuilder _stderr = new();
+    readonly Queue<string> _tail = new();
+    int _tailLength;
+    const int HeadLimit = 1 << 20, TailLimit = 256 << 10;
     public int Starts { get; private set; }
 
     public WorkerClient(TimeSpan timeout, long memoryLimitBytes)
@@ -81,8 +86,11 @@ public sealed partial class WorkerClient : IDisposable
                 while ((n = p.StandardError.Read(buffer, 0, buffer.Length)) > 0)
                     lock (_stderr)
                     {
-                        // Keep the head (the first frames) and the tail of what a dying process prints.
-                        if (_stderr.Length < 2 << 20) _stderr.Append(buffer, 0, n);
+                        if (_stderr.Length < HeadLimit) { _stderr.Append(buffer, 0, n); continue; }
+                        var chunk = new string(buffer, 0, n);
+                        _tail.Enqueue(chunk);
+                        _tailLength += chunk.Length;
+                        while (_tailLength > TailLimit) _tailLength -= _tail.Dequeue().Length;
                     }
             }
             catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException) { }
@@ -99,12 +107,15 @@ public sealed partial class WorkerClient : IDisposable
         }
     }
 
-    string StderrText() { lock (_stderr) return _stderr.ToString(); }
+    string StderrText()
+    {
+        lock (_stderr) return _tail.Count == 0 ? _stderr.ToString() : _stderr + "\n...\n" + string.Concat(_tail);
+    }
 
     public Outcome Run(WorkRequest request)
     {
         if (_process is null || _process.HasExited) Start();
-        lock (_stderr) _stderr.Clear();
+        lock (_stderr) { _stderr.Clear(); _tail.Clear(); _tailLength = 0; }
         var clock = Stopwatch.StartNew();
         _process!.StandardInput.WriteLine(JsonSerializer.Serialize(request, Worker.Json));
         _process.StandardInput.Flush();
