@@ -107,6 +107,11 @@ public sealed partial class WorkerClient : IDisposable
         }
     }
 
+    string StderrHead()
+    {
+        lock (_stderr) return _stderr.Length > 64 ? _stderr.ToString(0, 64) : _stderr.ToString();
+    }
+
     string StderrText()
     {
         lock (_stderr) return _tail.Count == 0 ? _stderr.ToString() : _stderr + "\n...\n" + string.Concat(_tail);
@@ -151,6 +156,16 @@ public sealed partial class WorkerClient : IDisposable
             }
             if (clock.Elapsed > _timeout)
             {
+                // A worker that is printing a stack overflow is dying, not hanging: on a loaded machine
+                // printing a deep trace outlasts the bound. Let it finish, then report the crash.
+                if (StderrHead().Contains("Stack overflow.", StringComparison.Ordinal) && _process.WaitForExit(TimeSpan.FromSeconds(120)))
+                {
+                    Thread.Sleep(50);
+                    var text = StderrText();
+                    int code = _process.ExitCode;
+                    Kill();
+                    return Crash(code, text, clock.Elapsed.TotalMilliseconds);
+                }
                 Kill();
                 return new Outcome
                 {
