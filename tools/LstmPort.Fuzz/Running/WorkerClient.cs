@@ -109,7 +109,7 @@ public sealed partial class WorkerClient : IDisposable
 
     string StderrHead()
     {
-        lock (_stderr) return _stderr.Length > 64 ? _stderr.ToString(0, 64) : _stderr.ToString();
+        lock (_stderr) return _stderr.Length > 4096 ? _stderr.ToString(0, 4096) : _stderr.ToString();
     }
 
     string StderrText()
