@@ -203,9 +203,23 @@ public sealed class JsonValues : IBytesMutator
         name.EndsWith(".json", StringComparison.Ordinal) && Parse(data) is not null
         || name.EndsWith("keras_metadata.pb", StringComparison.Ordinal) && ProtoMessage.Parse(data) is not null;
 
+    /// <summary>The document, or null when it is not JSON a mutation can walk (damaged, duplicate keys, invalid UTF-8).</summary>
     static JsonNode? Parse(byte[] data)
     {
-        try { var n = JsonNode.Parse(data); _ = n?.ToJsonString(); return n; } catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException) { return null; }
+        try
+        {
+            var n = JsonNode.Parse(data);
+            Touch(n);
+            return n;
+        }
+        catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException) { return null; }
+    }
+
+    /// <summary>Builds every object's dictionary (JsonNode does it lazily, and throws on duplicate keys only then).</summary>
+    static void Touch(JsonNode? n)
+    {
+        if (n is JsonObject o) foreach (var (_, v) in o) Touch(v);
+        else if (n is JsonArray a) foreach (var v in a) Touch(v);
     }
 
     static readonly string[] Classes = ["LSTM", "GRU", "SimpleRNN", "Bidirectional", "Sequential", "Functional", "Model", "Dense", "CuDNNLSTM", "TimeDistributed", "RNN", "InputLayer", ""];
