@@ -38,7 +38,7 @@ public sealed class SafetensorsHeader : IBytesMutator
     {
         var (header, body) = Safetensors.Split(data)!.Value;
         JsonObject root;
-        try { root = JsonNode.Parse(header) as JsonObject ?? throw new JsonException(); _ = root.ToJsonString(); }
+        try { root = JsonNode.Parse(header) as JsonObject ?? throw new JsonException(); _ = root.Count; } // Count builds the dictionary: duplicate keys throw here
         catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException) { return null; }
         var names = root.Select(p => p.Key).Where(k => k != "__metadata__").ToList();
         if (names.Count == 0) return null;

@@ -41,6 +41,8 @@ public sealed class CampaignResult
     public readonly SortedDictionary<string, long> ErrorIds = new(StringComparer.Ordinal);
     public readonly List<Failure> Failures = [];
     public long LayerErrors, Tensors;
+    /// <summary>Mutants with a hostile pickle global: how many, and how many were refused with UnsafePickleGlobal.</summary>
+    public long Hostile, HostileRefused;
     public TimeSpan Elapsed;
     public int WorkerStarts;
     public long Seed;
@@ -60,7 +62,7 @@ public sealed class CampaignResult
         sb.AppendLine($"hangs      {Classes[OutcomeClass.Hang],9}");
         sb.AppendLine($"crashes    {Classes[OutcomeClass.Crash],9}");
         sb.AppendLine($"memory     {Classes[OutcomeClass.Memory],9}");
-        sb.AppendLine($"payloads   {Classes[OutcomeClass.Payload],9}");
+        sb.AppendLine($"payloads   {Classes[OutcomeClass.Payload],9}   ({Hostile} hostile pickles read, {HostileRefused} refused with UnsafePickleGlobal, the others with another error or under -SkipUnsafeObjects)");
         return sb.ToString();
     }
 
@@ -146,6 +148,11 @@ public static class Campaign
                     result.LayerErrors += outcome.LayerErrors;
                     result.Tensors += outcome.Tensors;
                     if (outcome.Class == OutcomeClass.Error) result.ErrorIds[outcome.ErrorId!] = result.ErrorIds.GetValueOrDefault(outcome.ErrorId!) + 1;
+                    if (mutant.Hostile)
+                    {
+                        result.Hostile++;
+                        if (outcome.ErrorId == LstmPort.ErrorIds.UnsafePickleGlobal) result.HostileRefused++;
+                    }
                     if (outcome.IsFailure)
                     {
                         result.Failures.Add(new Failure(i, mutant.Seed.Name, mutant.Seed.Family, mutant.Mutators, mutant.Description, mutant.TotalBytes, outcome, saved));

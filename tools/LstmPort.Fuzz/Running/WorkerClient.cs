@@ -19,7 +19,12 @@ public sealed partial class WorkerClient : IDisposable
     readonly string _folder;
     Process? _process;
     BlockingCollection<string>? _lines;
+    // What a dying worker prints: the head (the top frames) and a rolling tail (the bottom frames,
+    // where the reader that recursed is), so a long stack overflow trace keeps both ends.
     readonly StringBuilder _stderr = new();
+    readonly Queue<string> _tail = new();
+    int _tailLength;
+    const int HeadLimit = 1 << 20, TailLimit = 256 << 10;
     public int Starts { get; private set; }
 
     public WorkerClient(TimeSpan timeout, long memoryLimitBytes)
@@ -81,8 +86,11 @@ public sealed partial class WorkerClient : IDisposable
                 while ((n = p.StandardError.Read(buffer, 0, buffer.Length)) > 0)
                     lock (_stderr)
                     {
-                        // Keep the head (the first frames) and the tail of what a dying process prints.
-                        if (_stderr.Length < 2 << 20) _stderr.Append(buffer, 0, n);
+                        if (_stderr.Length < HeadLimit) { _stderr.Append(buffer, 0, n); continue; }
+                        var chunk = new string(buffer, 0, n);
+                        _tail.Enqueue(chunk);
+                        _tailLength += chunk.Length;
+                        while (_tailLength > TailLimit) _tailLength -= _tail.Dequeue().Length;
                     }
             }
             catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException) { }
@@ -99,12 +107,20 @@ public sealed partial class WorkerClient : IDisposable
         }
     }
 
-    string StderrText() { lock (_stderr) return _stderr.ToString(); }
+    string StderrHead()
+    {
+        lock (_stderr) return _stderr.Length > 4096 ? _stderr.ToString(0, 4096) : _stderr.ToString();
+    }
+
+    string StderrText()
+    {
+        lock (_stderr) return _tail.Count == 0 ? _stderr.ToString() : _stderr + "\n...\n" + string.Concat(_tail);
+    }
 
     public Outcome Run(WorkRequest request)
     {
         if (_process is null || _process.HasExited) Start();
-        lock (_stderr) _stderr.Clear();
+        lock (_stderr) { _stderr.Clear(); _tail.Clear(); _tailLength = 0; }
         var clock = Stopwatch.StartNew();
         _process!.StandardInput.WriteLine(JsonSerializer.Serialize(request, Worker.Json));
         _process.StandardInput.Flush();
@@ -140,6 +156,16 @@ public sealed partial class WorkerClient : IDisposable
             }
             if (clock.Elapsed > _timeout)
             {
+                // A worker that is printing a stack overflow is dying, not hanging: on a loaded machine
+                // printing a deep trace outlasts the bound. Let it finish, then report the crash.
+                if (StderrHead().Contains("Stack overflow.", StringComparison.Ordinal) && _process.WaitForExit(TimeSpan.FromSeconds(120)))
+                {
+                    Thread.Sleep(50);
+                    var text = StderrText();
+                    int code = _process.ExitCode;
+                    Kill();
+                    return Crash(code, text, clock.Elapsed.TotalMilliseconds);
+                }
                 Kill();
                 return new Outcome
                 {

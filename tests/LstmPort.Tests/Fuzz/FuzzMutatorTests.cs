@@ -13,7 +13,7 @@ namespace LstmPort.Tests;
 /// deterministic and never throws on any seed, and the format maps it mutates through understand the
 /// files the engine and PureHDF write (checksums, round trips), so a crafted mutation hits what it says.
 /// </summary>
-public sealed class MutatorTests
+public sealed class FuzzMutatorTests
 {
     static readonly IReadOnlyList<SeedInput> Seeds = GeneratedSeeds.All;
 
