@@ -13,6 +13,7 @@
                                  computed by Slice, Concat, Unsqueeze, Transpose, Squeeze and Reshape
                                  from the main graph's initializers; numpy computes the same
                                  constants; prints {"W", "R", "B": {"shape", "values"}, "node"}
+  loop-lstm <dst.onnx>           the same nodes as the body of a Loop
 """
 import json, os, sys
 import numpy as np
@@ -64,7 +65,7 @@ def external_outside(dst):
     onnx.save_model(helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)]), dst)
     return {"outside": os.path.normpath(os.path.join(folder, "..", outside))}
 
-def if_lstm(dst):
+def branch_lstm(dst, kind):
     rng = np.random.default_rng(5)
     h, n_in = 3, 2
     # W's two halves stored transposed, [in, 2h] each: Transpose, Concat on the gate axis, Unsqueeze to [1,4h,in].
@@ -92,12 +93,22 @@ def if_lstm(dst):
         helper.make_node("Squeeze", ["bb", "axis0"], ["B"]),
         helper.make_node("LSTM", ["X", "W", "R", "B"], ["Y", "Y_h", "Y_c"], name="branch_lstm", hidden_size=h),
     ]
-    then_g = helper.make_graph(then_nodes, "then", [], [helper.make_tensor_value_info("Y_h", TensorProto.FLOAT, [None, None, None])])
-    else_g = helper.make_graph([helper.make_node("Identity", ["X"], ["X_copy"])], "else", [],
-                               [helper.make_tensor_value_info("X_copy", TensorProto.FLOAT, [None, None, None])])
-    top = helper.make_node("If", ["cond"], ["out"], name="branch", then_branch=then_g, else_branch=else_g)
+    if kind == "if":
+        then_g = helper.make_graph(then_nodes, "then", [], [helper.make_tensor_value_info("Y_h", TensorProto.FLOAT, [None, None, None])])
+        else_g = helper.make_graph([helper.make_node("Identity", ["X"], ["X_copy"])], "else", [],
+                                   [helper.make_tensor_value_info("X_copy", TensorProto.FLOAT, [None, None, None])])
+        top = helper.make_node("If", ["cond"], ["out"], name="branch", then_branch=then_g, else_branch=else_g)
+        out_shape = [None, None, None]
+    else:
+        # The same nodes as a Loop body (iteration number, condition in; condition out, Y_h scanned).
+        body = helper.make_graph(then_nodes + [helper.make_node("Identity", ["cond_in"], ["cond_out"])], "body",
+                                 [helper.make_tensor_value_info("i", TensorProto.INT64, []), helper.make_tensor_value_info("cond_in", TensorProto.BOOL, [])],
+                                 [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []), helper.make_tensor_value_info("Y_h", TensorProto.FLOAT, [None, None, None])])
+        inits.append(numpy_helper.from_array(np.array(2, np.int64), "trips"))
+        top = helper.make_node("Loop", ["trips", "cond"], ["out"], name="loop", body=body)
+        out_shape = [None, None, None, None]
     g = helper.make_graph([top], "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, None, n_in])],
-                          [helper.make_tensor_value_info("out", TensorProto.FLOAT, [None, None, None])], inits)
+                          [helper.make_tensor_value_info("out", TensorProto.FLOAT, out_shape)], inits)
     onnx.save_model(helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)]), dst)
     W = np.concatenate([wa.T, wb.T], 0)[None]
     R = rbig[1:4 * h + 1, 0:h].reshape(1, 4 * h, h)
@@ -109,6 +120,7 @@ if __name__ == "__main__":
     if cmd == "check": out = check(args)
     elif cmd == "external": out = external(*args)
     elif cmd == "external-outside": out = external_outside(*args)
-    elif cmd == "if-lstm": out = if_lstm(*args)
+    elif cmd == "if-lstm": out = branch_lstm(args[0], "if")
+    elif cmd == "loop-lstm": out = branch_lstm(args[0], "loop")
     else: raise SystemExit("unknown command " + cmd)
     print(json.dumps(out))
