@@ -31,8 +31,45 @@ public sealed class PyTuple : IEquatable<PyTuple>
     /// <summary>1 for a tuple of no tuples, else one more than its deepest tuple.</summary>
     public int Depth { get; }
     public object? this[int i] => Items[i];
-    public bool Equals(PyTuple? other) => other is not null && _hash == other._hash && Items.Length == other.Items.Length
-        && Items.Zip(other.Items).All(p => PyDict.KeyComparer.Equals(p.First, p.Second));
+    /// <summary>
+    /// Compared by value without recursion, and each pair of tuples once: a pickle can share one tuple
+    /// many times through its memo ((t, t) nested 60 deep), which a plain recursive comparison would
+    /// walk 2^60 times.
+    /// </summary>
+    public bool Equals(PyTuple? other)
+    {
+        if (other is null) return false;
+        if (ReferenceEquals(this, other)) return true;
+        if (_hash != other._hash || Items.Length != other.Items.Length) return false;
+        var pending = new Stack<(PyTuple A, PyTuple B)>();
+        HashSet<(PyTuple, PyTuple)>? seen = null;
+        pending.Push((this, other));
+        while (pending.Count > 0)
+        {
+            var (a, b) = pending.Pop();
+            for (int i = 0; i < a.Items.Length; i++)
+            {
+                object? x = a.Items[i], y = b.Items[i];
+                if (ReferenceEquals(x, y)) continue;
+                if (x is PyTuple tx && y is PyTuple ty)
+                {
+                    if (tx._hash != ty._hash || tx.Items.Length != ty.Items.Length) return false;
+                    seen ??= new(PairComparer.Instance);
+                    if (seen.Add((tx, ty))) pending.Push((tx, ty));
+                }
+                else if (x is PyTuple || y is PyTuple || !PyDict.KeyComparer.Equals(x, y)) return false;
+            }
+        }
+        return true;
+    }
+
+    sealed class PairComparer : IEqualityComparer<(PyTuple, PyTuple)>
+    {
+        public static readonly PairComparer Instance = new();
+        public bool Equals((PyTuple, PyTuple) a, (PyTuple, PyTuple) b) => ReferenceEquals(a.Item1, b.Item1) && ReferenceEquals(a.Item2, b.Item2);
+        public int GetHashCode((PyTuple, PyTuple) p) =>
+            HashCode.Combine(System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(p.Item1), System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(p.Item2));
+    }
     public override bool Equals(object? obj) => Equals(obj as PyTuple);
     public override int GetHashCode() => _hash;
 }
@@ -130,7 +167,16 @@ public sealed class PyObject(object callable, PyTuple args)
     public List<object?>? List { get; internal set; }
 
     /// <summary>The global it was made from, through any chain of calls.</summary>
-    public PyGlobal? Class => Callable switch { PyGlobal g => g, PyObject o => o.Class, _ => null };
+    public PyGlobal? Class
+    {
+        get
+        {
+            // A loop, not recursion: REDUCE on the result of REDUCE ... chains as long as the pickle likes.
+            object c = Callable;
+            while (c is PyObject o) c = o.Callable;
+            return c as PyGlobal;
+        }
+    }
 }
 
 /// <summary>What a pickle may call: the allow-list lives here, the VM only dispatches.</summary>
@@ -163,7 +209,15 @@ public interface IPickleResolver
 public sealed class PickleReader
 {
     /// <summary>Bounds on what one pickle may make the reader hold; beyond them it fails with PickleLimitExceeded.</summary>
-    public sealed record Limits(int Stack = 1_000_000, int Marks = 10_000, int Memo = 4_000_000, long Containers = 2_000_000, int IntDigits = 4300)
+    /// <param name="Nesting">
+    /// How deep containers (tuples, lists, dicts, sets, objects, an object's callable and state) may nest.
+    /// Python's pickler recurses once per level and stops near its recursion limit (1000), so a genuine
+    /// file stays below this; what walks the result (hashing keys, naming tensors) need not recurse deeper.
+    /// Measured where each container is built or filled; a pickle can still nest deeper through its
+    /// memo (filling a container after it was put into another), so walks keep their own bounds.
+    /// </param>
+    public sealed record Limits(int Stack = 1_000_000, int Marks = 10_000, int Memo = 4_000_000, long Containers = 2_000_000, int IntDigits = 4300,
+        int Nesting = 1000)
     {
         public static Limits Default { get; } = new();
     }
@@ -176,6 +230,8 @@ public sealed class PickleReader
     readonly List<object?> _stack = [];
     readonly Stack<int> _marks = new();
     readonly Dictionary<long, object?> _memo = [];
+    // Nesting depth of the containers that hold containers (1 is implied for the others, so this stays small).
+    readonly Dictionary<object, int> _depth = new(ReferenceEqualityComparer.Instance);
     long _containers;
 
     /// <param name="stream">Positioned at the pickle; left just after its STOP opcode.</param>
@@ -263,23 +319,24 @@ public sealed class PickleReader
                 case 0x86: { var b = Pop(); var a = Pop(); Push(Tuple([a, b])); break; } // TUPLE2
                 case 0x87: { var c = Pop(); var b = Pop(); var a = Pop(); Push(Tuple([a, b, c])); break; } // TUPLE3
                 case ']': Push(Counted(new List<object?>())); break; // EMPTY_LIST
-                case 'l': Push(Counted(PopMark())); break; // LIST
-                case 'a': { var v = Pop(); AsList(Peek()).Add(v); break; } // APPEND
-                case 'e': { var items = PopMark(); AsList(Peek()).AddRange(items); break; } // APPENDS
+                case 'l': Push(Nest(Counted(PopMark()))); break; // LIST
+                case 'a': { var v = Pop(); AsList(Peek()).Add(v); Raise(Peek(), Depth(v) + 1); break; } // APPEND
+                case 'e': { var items = PopMark(); AsList(Peek()).AddRange(items); Nest(Peek()!, items); break; } // APPENDS
                 case '}': Push(Counted(new PyDict())); break; // EMPTY_DICT
                 case 'd': { var items = PopMark(); Push(DictOf(items)); break; } // DICT
-                case 's': { var v = Pop(); var k = Pop(); AsDict(Peek()).Set(k, v); break; } // SETITEM
+                case 's': { var v = Pop(); var k = Pop(); AsDict(Peek()).Set(k, v); Raise(Peek(), Math.Max(Depth(k), Depth(v)) + 1); break; } // SETITEM
                 case 'u': // SETITEMS
                 {
                     var items = PopMark();
                     if (items.Count % 2 != 0) throw Corrupt("SETITEMS has an odd number of items");
                     var d = AsDict(Peek());
                     for (int i = 0; i < items.Count; i += 2) d.Set(items[i], items[i + 1]);
+                    Nest(Peek()!, items);
                     break;
                 }
                 case 0x8f: Push(Counted(new PySet([]))); break; // EMPTY_SET
-                case 0x90: { var items = PopMark(); AsSetItems(Peek()).AddRange(items); break; } // ADDITEMS
-                case 0x91: Push(Counted(new PySet(PopMark()))); break; // FROZENSET
+                case 0x90: { var items = PopMark(); AsSetItems(Peek()).AddRange(items); Nest(Peek()!, items); break; } // ADDITEMS
+                case 0x91: { var items = PopMark(); Push(Nest(Counted(new PySet(items)), items)); break; } // FROZENSET
 
                 case 'p': Memoize(ParseIndex(ReadLine())); break; // PUT
                 case 'q': Memoize(ReadByte()); break; // BINPUT
@@ -335,6 +392,7 @@ public sealed class PickleReader
                     var state = Pop();
                     if (Peek() is PyObject o) o.State = state;
                     else _resolver.Build(Peek(), state);
+                    Raise(Peek(), Depth(state) + 1);
                     break;
                 }
                 case 'P': Push(_resolver.PersistentLoad(ReadLine())); break; // PERSID
@@ -354,12 +412,28 @@ public sealed class PickleReader
 
     // ---- calls: inert records for what the resolver leaves inert, the resolver for its own tokens ----
 
-    object? Call(object? callable, PyTuple args) => callable switch
+    object? Call(object? callable, PyTuple args)
     {
-        PyGlobal or PyObject => Counted(new PyObject(callable, args)),
-        null => throw Corrupt("the pickle calls None"),
-        _ => _resolver.Call(callable, args),
-    };
+        switch (callable)
+        {
+            case PyGlobal or PyObject:
+            {
+                // A record holds its callable (a chain of calls nests) and its arguments.
+                var o = Counted(new PyObject(callable, args));
+                Raise(o, Math.Max(Depth(callable), Depth(args) - 1) + 1);
+                return o;
+            }
+            case null: throw Corrupt("the pickle calls None");
+            default:
+            {
+                // What the resolver builds (an OrderedDict from pairs, a tensor record) holds its arguments,
+                // unless it returns one of them as it is (a list builder).
+                var r = _resolver.Call(callable, args);
+                if (r is not null && !IsScalar(r) && Array.IndexOf(args.Items, r) < 0) Nest(r, args.Items);
+                return r;
+            }
+        }
+    }
 
     // The copyreg extension registry maps a code to a global the unpickling process registered; a
     // file cannot know it, so it goes to the resolver under a name that says what it is.
@@ -407,7 +481,32 @@ public sealed class PickleReader
         return container;
     }
 
-    PyTuple Tuple(object?[] items) => Counted(new PyTuple(items));
+    PyTuple Tuple(object?[] items) => Nest(Counted(new PyTuple(items)), items);
+
+    // ---- nesting ----
+
+    static bool IsScalar(object o) => o is string or long or double or bool or BigInteger or byte[];
+
+    /// <summary>How deep o nests: 0 for a scalar, 1 for a container of scalars (the default of any container not in the table).</summary>
+    int Depth(object? o) => o is null || IsScalar(o) ? 0 : _depth.TryGetValue(o, out var d) ? d : 1;
+
+    /// <summary>Records that container holds items (added now, or all it has).</summary>
+    T Nest<T>(T container, IEnumerable<object?> items) where T : notnull
+    {
+        int d = 0;
+        foreach (var o in items) { int x = Depth(o); if (x > d) d = x; }
+        Raise(container, d + 1);
+        return container;
+    }
+
+    T Nest<T>(T container) where T : List<object?> => Nest(container, container);
+
+    void Raise(object? container, int depth)
+    {
+        if (container is null || depth <= 1 || IsScalar(container)) return;
+        if (depth > _limits.Nesting) throw new PickleLimitException($"containers nested deeper than {_limits.Nesting}");
+        if (!_depth.TryGetValue(container, out var d) || depth > d) _depth[container] = depth;
+    }
 
     // Dict and list subclasses the pickle leaves inert (defaultdict, Counter, ...) still receive their items.
     List<object?> AsList(object? o) => o switch
@@ -438,7 +537,7 @@ public sealed class PickleReader
         if (items.Count % 2 != 0) throw Corrupt("DICT has an odd number of items");
         var d = Counted(new PyDict());
         for (int i = 0; i < items.Count; i += 2) d.Set(items[i], items[i + 1]);
-        return d;
+        return Nest(d, items);
     }
 
     public static string TypeName(object? o) => o switch

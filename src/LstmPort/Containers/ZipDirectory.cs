@@ -51,14 +51,15 @@ public sealed class ZipDirectory
             var loc = ReadAt(f, locator, 20, path);
             if (locator < 0 || BinaryPrimitives.ReadUInt32LittleEndian(loc) != 0x07064b50)
                 throw Corrupt(path, "the zip64 locator is missing");
-            long rec = checked((long)BinaryPrimitives.ReadUInt64LittleEndian(loc.AsSpan(8)));
+            long rec = Zip64(path, BinaryPrimitives.ReadUInt64LittleEndian(loc.AsSpan(8)), "zip64 end record offset");
             var z = ReadAt(f, rec, 56, path);
             if (BinaryPrimitives.ReadUInt32LittleEndian(z) != 0x06064b50) throw Corrupt(path, "the zip64 end record is missing");
-            count = (long)BinaryPrimitives.ReadUInt64LittleEndian(z.AsSpan(32));
-            cdSize = (long)BinaryPrimitives.ReadUInt64LittleEndian(z.AsSpan(40));
-            cdOffset = (long)BinaryPrimitives.ReadUInt64LittleEndian(z.AsSpan(48));
+            count = Zip64(path, BinaryPrimitives.ReadUInt64LittleEndian(z.AsSpan(32)), "zip64 entry count");
+            cdSize = Zip64(path, BinaryPrimitives.ReadUInt64LittleEndian(z.AsSpan(40)), "zip64 central directory size");
+            cdOffset = Zip64(path, BinaryPrimitives.ReadUInt64LittleEndian(z.AsSpan(48)), "zip64 central directory offset");
         }
-        if (cdOffset < 0 || cdSize < 0 || cdOffset + cdSize > len || cdSize > 1L << 30 || count > cdSize / 46)
+        // Written as differences, so values near long.MaxValue cannot wrap past the check.
+        if (cdSize > len || cdOffset > len - cdSize || cdSize > 1L << 30 || count > cdSize / 46)
             throw new LstmPortException(ErrorIds.TruncatedFile,
                 $"'{path}' is truncated or damaged: its zip central directory lies outside the file.", path);
 
@@ -89,9 +90,9 @@ public sealed class ZipDirectory
                 {
                     // Zip64 sizes, present only for the fields that overflowed, in this order.
                     var z = extra.Slice(4, n);
-                    if (size == 0xFFFFFFFF && z.Length >= 8) { size = (long)BinaryPrimitives.ReadUInt64LittleEndian(z); z = z[8..]; }
-                    if (comp == 0xFFFFFFFF && z.Length >= 8) { comp = (long)BinaryPrimitives.ReadUInt64LittleEndian(z); z = z[8..]; }
-                    if (local == 0xFFFFFFFF && z.Length >= 8) local = (long)BinaryPrimitives.ReadUInt64LittleEndian(z);
+                    if (size == 0xFFFFFFFF && z.Length >= 8) { size = Zip64(path, BinaryPrimitives.ReadUInt64LittleEndian(z), $"zip64 size of '{name}'"); z = z[8..]; }
+                    if (comp == 0xFFFFFFFF && z.Length >= 8) { comp = Zip64(path, BinaryPrimitives.ReadUInt64LittleEndian(z), $"zip64 compressed size of '{name}'"); z = z[8..]; }
+                    if (local == 0xFFFFFFFF && z.Length >= 8) local = Zip64(path, BinaryPrimitives.ReadUInt64LittleEndian(z), $"zip64 local header offset of '{name}'");
                 }
                 extra = extra[(4 + n)..];
             }
@@ -106,8 +107,9 @@ public sealed class ZipDirectory
     {
         var h = ReadAt(f, e.LocalHeaderOffset, 30, _path);
         if (BinaryPrimitives.ReadUInt32LittleEndian(h) != 0x04034b50) throw Corrupt(_path, $"the local header of '{e.Name}' is damaged");
+        // ReadAt checked the header lies inside the file, so start cannot overflow (at most 128 KB past it).
         long start = e.LocalHeaderOffset + 30 + BinaryPrimitives.ReadUInt16LittleEndian(h.AsSpan(26)) + BinaryPrimitives.ReadUInt16LittleEndian(h.AsSpan(28));
-        if (e.CompressedSize < 0 || start + e.CompressedSize > f.Length)
+        if (e.CompressedSize < 0 || start > f.Length || e.CompressedSize > f.Length - start)
             throw new LstmPortException(ErrorIds.TruncatedFile, $"'{_path}' is truncated: the data of '{e.Name}' ends past the end of the file.", _path);
         if (e.Method != 0 && e.Method != 8)
             throw new LstmPortException(ErrorIds.UnsupportedCompression,
@@ -153,11 +155,19 @@ public sealed class ZipDirectory
 
     public byte[] ReadAll(FileStream f, Entry e, long max)
     {
-        if (e.Size > max) throw Corrupt(_path, $"'{e.Name}' is {e.Size} bytes, more than the {max} expected");
-        var s = Open(f, e);
+        if (e.Size < 0 || e.Size > max) throw Corrupt(_path, $"'{e.Name}' is {e.Size} bytes, more than the {max} expected");
+        var s = Open(f, e); // checks the compressed bytes lie inside the file
+        // Sized from the directory only once that size fits what is in the file: a stored record's bytes
+        // are there as they are, a deflated one expands at most about 1032 times.
+        if (e.Method == 0 ? e.Size > e.CompressedSize : e.Size > (e.CompressedSize + 1) * 1032)
+        {
+            if (!ReferenceEquals(s, f)) s.Dispose();
+            throw Corrupt(_path, $"'{e.Name}' claims {e.Size} bytes, more than its {e.CompressedSize} bytes in the file can hold");
+        }
         var b = new byte[e.Size];
         try { s.ReadExactly(b); }
         catch (EndOfStreamException) { throw new LstmPortException(ErrorIds.TruncatedFile, $"'{_path}' is truncated inside '{e.Name}'.", _path); }
+        catch (InvalidDataException x) { throw new LstmPortException(ErrorIds.CorruptFile, $"'{_path}': the compressed record '{e.Name}' is damaged ({x.Message}).", _path, x); }
         finally { if (!ReferenceEquals(s, f)) s.Dispose(); }
         if (System.IO.Hashing.Crc32.HashToUInt32(b) != e.Crc32)
             throw new LstmPortException(ErrorIds.ChecksumMismatch,
@@ -167,13 +177,18 @@ public sealed class ZipDirectory
 
     static byte[] ReadAt(FileStream f, long offset, int n, string path)
     {
-        if (offset < 0 || offset + n > f.Length)
+        // offset > length - n, not offset + n > length: an offset near long.MaxValue would wrap.
+        if (offset < 0 || n < 0 || n > f.Length || offset > f.Length - n)
             throw new LstmPortException(ErrorIds.TruncatedFile, $"'{path}' is truncated: a zip record lies past the end of the file.", path);
         f.Position = offset;
         var b = new byte[n];
         f.ReadExactly(b);
         return b;
     }
+
+    /// <summary>A zip64 value: stored unsigned, but no file has 2^63 bytes, so a larger one is damage (negative as a long).</summary>
+    static long Zip64(string path, ulong value, string what) =>
+        value > long.MaxValue ? throw Corrupt(path, $"the {what} is {value}, past any file's size") : (long)value;
 
     static LstmPortException Corrupt(string path, string what) =>
         new(ErrorIds.CorruptFile, $"'{path}' is not a valid PyTorch file: {what}.", path);

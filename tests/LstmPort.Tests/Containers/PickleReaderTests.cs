@@ -96,14 +96,14 @@ public sealed class PickleReaderTests
 
     public static TheoryData<string> Hostile => new()
     {
-        "marks", "stack", "memo", "containers", "tuples", "digits",
+        "marks", "stack", "memo", "containers", "tuples", "digits", "nested-lists", "nested-dicts", "call-chain", "nested-states",
     };
 
     [Theory]
     [MemberData(nameof(Hostile))]
     public void Hostile_pickles_hit_a_limit_with_PickleLimitExceeded(string kind)
     {
-        var limits = new PickleReader.Limits(Stack: 10_000, Marks: 100, Memo: 1000, Containers: 5000, IntDigits: 50);
+        var limits = new PickleReader.Limits(Stack: 10_000, Marks: 100, Memo: 1000, Containers: 5000, IntDigits: 50, Nesting: 100);
         byte[] pickle = kind switch
         {
             "marks" => Bytes(Enumerable.Repeat((object)"(", 200).ToArray()),
@@ -113,11 +113,54 @@ public sealed class PickleReaderTests
             // Each TUPLE1 nests the last tuple one level deeper: a dict key would then hash and compare recursively.
             "tuples" => Bytes([")", .. Enumerable.Repeat((object)(byte)0x85, PyTuple.MaxDepth + 5)]),
             "digits" => Bytes("L" + new string('9', 60) + "L\n"),
+            // Nesting without MARKs and with a short stack: the walks over the result (hashing keys,
+            // naming tensors, an object's class) would recurse as deep (issue 16, D6).
+            "nested-lists" => Bytes([.. Enumerable.Repeat((object)"]", 150), .. Enumerable.Repeat((object)"a", 149)]),
+            "nested-dicts" => Bytes(["}", .. Enumerable.Repeat((object)"K\x00}", 150), .. Enumerable.Repeat((object)"s", 150)]),
+            "call-chain" => Bytes(["cos\nsystem\n", .. Enumerable.Repeat((object)")R", 150)]),
+            "nested-states" => Bytes([.. Enumerable.Repeat((object)"cos\nsystem\n)R", 150), .. Enumerable.Repeat((object)"b", 149)]),
             _ => throw new ArgumentException(kind),
         };
         var e = Assert.Throws<LstmPortException>(() => Load(pickle, limits: limits));
         Assert.Equal(ErrorIds.PickleLimitExceeded, e.ErrorId);
         Assert.Equal("test.pkl", e.Target);
+        if (kind.StartsWith("nested") || kind == "call-chain") Assert.Contains("containers nested deeper than 100", e.Message);
+    }
+
+    [Fact]
+    public void Nesting_below_the_limit_loads()
+    {
+        var limits = PickleReader.Limits.Default with { Nesting = 100 };
+        var l = Assert.IsType<List<object?>>(Load(Bytes([.. Enumerable.Repeat((object)"]", 100), .. Enumerable.Repeat((object)"a", 99)]), limits: limits));
+        Assert.IsType<List<object?>>(Assert.Single(l));
+        // A chain of calls on inert objects: the class is still found, without recursion.
+        var o = Assert.IsType<PyObject>(Load(Bytes(["cos\nsystem\n", .. Enumerable.Repeat((object)")R", 99)]), limits: limits));
+        Assert.Equal("os.system", o.Class!.FullName);
+        Assert.Equal(1000, PickleReader.Limits.Default.Nesting);
+    }
+
+    /// <summary>t0 = (); t(i+1) = (t(i), t(i)), each kept in the memo from index base: n levels, 2^n leaves.</summary>
+    static IEnumerable<object> SharedTuple(int n, int memoBase)
+    {
+        yield return ")";
+        yield return "r"; yield return BitConverter.GetBytes(memoBase); yield return "0";
+        for (int i = 0; i < n; i++)
+        {
+            yield return "j"; yield return BitConverter.GetBytes(memoBase + i);
+            yield return "j"; yield return BitConverter.GetBytes(memoBase + i);
+            yield return (byte)0x86;
+            yield return "r"; yield return BitConverter.GetBytes(memoBase + i + 1); yield return "0";
+        }
+        yield return "j"; yield return BitConverter.GetBytes(memoBase + n);
+    }
+
+    [Fact]
+    public void Equal_tuple_keys_that_share_their_parts_compare_in_linear_time()
+    {
+        // Two such keys built apart are equal; a comparison that walked them as trees would visit 2^200 leaves.
+        var pickle = Bytes(["}", .. SharedTuple(200, 0), "K", 1, "s", .. SharedTuple(200, 1000), "K", 2, "s"]);
+        var d = Assert.IsType<PyDict>(Load(pickle));
+        Assert.Equal(2L, Assert.Single(d.Items).Value);
     }
 
     [Fact]

@@ -40,7 +40,7 @@ public sealed class KerasArchiveReader : IWeightReader
         {
             var configEntry = zip.GetEntry(ConfigEntry) ?? throw Missing(path, ConfigEntry);
             if (zip.GetEntry(WeightsEntry) is null) throw Missing(path, WeightsEntry);
-            config = JsonDocument.Parse(KerasModelConfig.ReadEntry(configEntry, path), KerasModelConfig.JsonOptions);
+            config = KerasModelConfig.ParseJson(KerasModelConfig.ReadEntry(configEntry, path), path, ConfigEntry);
             if (zip.GetEntry(MetadataEntry) is { } meta) version = KerasModelConfig.VersionOf(KerasModelConfig.ReadEntry(meta, path));
             // Entries beside the model's (an optimizer's own weights file, assets) are not weights of the model.
             foreach (var e in zip.Entries)
@@ -78,7 +78,7 @@ public sealed class KerasArchiveReader : IWeightReader
     static ZipArchive OpenZip(string path)
     {
         try { return ZipFile.OpenRead(path); }
-        catch (InvalidDataException e)
+        catch (Exception e) when (e is InvalidDataException or ArgumentOutOfRangeException)
         {
             throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}' is not a readable .keras archive: {e.Message} Expected a zip of metadata.json, config.json and model.weights.h5.", path, e);
         }
@@ -106,18 +106,9 @@ public sealed class KerasArchiveReader : IWeightReader
                 var entry = zip.GetEntry(WeightsEntry) ?? throw Missing(path, WeightsEntry);
                 if (entry.Length > Array.MaxLength)
                     throw new LstmPortException(ErrorIds.TensorTooLarge, $"'{path}': {WeightsEntry} is {entry.Length} bytes, more than one buffer can hold.", path);
-                var bytes = new byte[entry.Length];
-                using (var s = entry.Open())
-                {
-                    int got = s.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false);
-                    if (got < bytes.Length)
-                        throw new LstmPortException(ErrorIds.TruncatedFile, $"'{path}': {WeightsEntry} ends after {got} of {bytes.Length} bytes.", path);
-                }
-                // The whole weights file is one record: damage anywhere in it refuses the archive, since
-                // which tensor it hit cannot be told.
-                if (System.IO.Hashing.Crc32.HashToUInt32(bytes) != entry.Crc32)
-                    throw new LstmPortException(ErrorIds.ChecksumMismatch,
-                        $"'{path}': {WeightsEntry} fails its zip CRC-32 check (the archive is damaged).", path);
+                // Sizes checked against the archive, stream errors and the CRC-32 there. The whole weights
+                // file is one record: damage anywhere in it refuses the archive, since which tensor it hit cannot be told.
+                var bytes = KerasModelConfig.ReadEntry(entry, path, Array.MaxLength, "more than one buffer can hold");
                 _cache = new WeakReference<byte[]>(bytes);
                 return bytes;
             }

@@ -99,18 +99,82 @@ public sealed class KerasModelConfig : IDisposable
     }
 
     /// <summary>A small archive record (config.json, metadata.json), checked against its zip CRC-32.</summary>
-    internal static byte[] ReadEntry(ZipArchiveEntry entry, string path)
+    internal static byte[] ReadEntry(ZipArchiveEntry entry, string path) => ReadEntry(entry, path, MaxBytes, "a Keras config is far smaller");
+
+    /// <summary>
+    /// An archive record's bytes, checked against its zip CRC-32. The sizes System.IO.Compression reports
+    /// come from the file (a zip64 field past 2^63 is negative, a lying one can be anything): the
+    /// buffer is sized only once they fit the archive, and what its streams throw on a damaged record
+    /// (a local header or data past the end, a broken deflate stream) is the archive's CorruptFile.
+    /// </summary>
+    internal static byte[] ReadEntry(ZipArchiveEntry entry, string path, long max, string why)
     {
-        if (entry.Length > MaxBytes)
-            throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}': {entry.FullName} claims {entry.Length} bytes; a Keras config is far smaller.", path);
-        var bytes = new byte[entry.Length];
-        using (var s = entry.Open())
+        long length = entry.Length, compressed = entry.CompressedLength, archive = new FileInfo(path).Length;
+        if (length < 0 || compressed < 0 || compressed > archive)
+            throw new LstmPortException(ErrorIds.CorruptFile,
+                $"'{path}': the zip directory gives {entry.FullName} {length} bytes ({compressed} compressed), which a {archive}-byte archive cannot hold.", path);
+        if (length > max)
+            throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}': {entry.FullName} claims {length} bytes; {why}.", path);
+        // Deflate expands at most about 1032 times; a stored record is its compressed bytes.
+        if (length > (compressed + 1) * 1032)
+            throw new LstmPortException(ErrorIds.CorruptFile,
+                $"'{path}': {entry.FullName} claims {length} bytes from {compressed} compressed bytes, more than compression can give.", path);
+        var bytes = new byte[length];
+        try
+        {
+            using var s = entry.Open();
             if (s.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false) < bytes.Length)
                 throw new LstmPortException(ErrorIds.TruncatedFile, $"'{path}': {entry.FullName} ends early.", path);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or ArgumentOutOfRangeException or NotSupportedException)
+        {
+            throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}': {entry.FullName} cannot be read from the archive, which is damaged ({e.Message}).", path, e);
+        }
         if (System.IO.Hashing.Crc32.HashToUInt32(bytes) != entry.Crc32)
             throw new LstmPortException(ErrorIds.ChecksumMismatch,
                 $"'{path}': {entry.FullName} fails its zip CRC-32 check (the archive is damaged).", path);
         return bytes;
+    }
+
+    /// <summary>
+    /// Parses a Keras JSON record (config.json, metadata.json). System.Text.Json parses strings that are
+    /// not UTF-8 (raw bytes, or escaped lone surrogates) and throws only when one is read
+    /// (InvalidOperationException from GetString, anywhere a config is used); so every string is checked
+    /// here once, and such a record is CorruptFile naming it.
+    /// </summary>
+    internal static JsonDocument ParseJson(byte[] json, string path, string what)
+    {
+        if (!System.Text.Unicode.Utf8.IsValid(json))
+            throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}': {what} is not valid UTF-8 text (the file is damaged).", path);
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(json, JsonOptions); }
+        catch (JsonException e) { throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}': {what} is not valid JSON ({e.Message}).", path, e); }
+        try { CheckStrings(doc.RootElement); }
+        catch (InvalidOperationException e)
+        {
+            doc.Dispose();
+            throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}': {what} holds a string that is not valid Unicode (a lone surrogate escape; the file is damaged).", path, e);
+        }
+        return doc;
+    }
+
+    /// <summary>Reads every string and property name once (iteratively: the depth is the parser's, up to 512).</summary>
+    static void CheckStrings(JsonElement root)
+    {
+        var pending = new Stack<JsonElement>();
+        pending.Push(root);
+        while (pending.Count > 0)
+        {
+            var e = pending.Pop();
+            switch (e.ValueKind)
+            {
+                case JsonValueKind.String: e.GetString(); break;
+                case JsonValueKind.Array: foreach (var x in e.EnumerateArray()) pending.Push(x); break;
+                case JsonValueKind.Object:
+                    foreach (var p in e.EnumerateObject()) { _ = p.Name; pending.Push(p.Value); }
+                    break;
+            }
+        }
     }
 
     /// <summary>keras_version of a .keras archive's metadata.json (null when absent or unreadable: it only sets defaults).</summary>
@@ -118,18 +182,18 @@ public sealed class KerasModelConfig : IDisposable
     {
         try
         {
-            using var m = JsonDocument.Parse(metadata, JsonOptions);
+            using var m = ParseJson(metadata, "", "metadata.json");
             return m.RootElement.ValueKind == JsonValueKind.Object && m.RootElement.TryGetProperty("keras_version", out var v)
                    && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
         }
-        catch (JsonException) { return null; }
+        catch (LstmPortException) { return null; }
     }
 
     static KerasModelConfig Parse(byte[] json, string path, string source, string? version)
     {
         JsonDocument doc;
-        try { doc = JsonDocument.Parse(json, JsonOptions); }
-        catch (JsonException e) { throw NotConfig(path, $"it is not JSON ({e.Message})"); }
+        try { doc = ParseJson(json, path, "the config"); }
+        catch (LstmPortException e) { throw NotConfig(path, $"it is not JSON in UTF-8 ({e.Message})"); }
         try
         {
             var root = doc.RootElement;

@@ -50,15 +50,25 @@ public sealed class SafetensorsReader : IWeightReader
         }
         long dataStart = 8 + header.LongLength, dataLength = fileLength - dataStart;
 
+        // System.Text.Json accepts strings that are not UTF-8 and throws only when one is read
+        // (InvalidOperationException from GetString or a property's Name): checked here once.
+        if (!System.Text.Unicode.Utf8.IsValid(header))
+            throw Bad(path, ErrorIds.CorruptFile, "the JSON header is not valid UTF-8 text");
         var entries = new List<Entry>();
-        using (var doc = JsonDocument.Parse(header))
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(header); }
+        catch (JsonException e) { throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}' is not a valid safetensors file: its header is not JSON ({e.Message}).", path, e); }
+        using (doc)
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
                 throw Bad(path, ErrorIds.CorruptFile, "the header is not a JSON object");
             foreach (var p in doc.RootElement.EnumerateObject())
             {
-                if (p.Name == "__metadata__") continue;
-                entries.Add(ParseEntry(path, p, dataLength));
+                var name = Text(path, () => p.Name, "a tensor name")!;
+                if (name == "__metadata__") continue;
+                if (!names.Add(name)) throw Bad(path, ErrorIds.CorruptFile, $"the header names '{name}' twice");
+                entries.Add(ParseEntry(path, name, p.Value, dataLength));
             }
         }
 
@@ -74,29 +84,54 @@ public sealed class SafetensorsReader : IWeightReader
         return new WeightFile(path, Format, TorchNaming.Describe(raw, path));
     }
 
-    static Entry ParseEntry(string path, JsonProperty p, long dataLength)
+    static Entry ParseEntry(string path, string name, JsonElement e, long dataLength)
     {
-        var e = p.Value;
         if (e.ValueKind != JsonValueKind.Object
             || !e.TryGetProperty("dtype", out var dt) || dt.ValueKind != JsonValueKind.String
             || !e.TryGetProperty("shape", out var sh) || sh.ValueKind != JsonValueKind.Array
             || !e.TryGetProperty("data_offsets", out var off) || off.ValueKind != JsonValueKind.Array || off.GetArrayLength() != 2)
-            throw Bad(path, ErrorIds.CorruptFile, $"header entry '{p.Name}' needs dtype, shape and two data_offsets");
-        if (!DTypes.TryGetValue(dt.GetString()!, out var dtype))
-            throw Bad(path, ErrorIds.UnsupportedDType, $"'{p.Name}' has dtype {dt.GetString()}; supported: {string.Join(", ", DTypes.Keys)}");
+            throw Bad(path, ErrorIds.CorruptFile, $"header entry '{name}' needs dtype, shape and two data_offsets");
+        var dtName = Text(path, dt.GetString, $"the dtype of '{name}'")!;
+        if (!DTypes.TryGetValue(dtName, out var dtype))
+            throw Bad(path, ErrorIds.UnsupportedDType, $"'{name}' has dtype {dtName}; supported: {string.Join(", ", DTypes.Keys)}");
 
-        var shape = sh.EnumerateArray().Select(d => d.TryGetInt64(out var v) && v >= 0 ? v : -1).ToArray();
-        if (shape.Any(d => d < 0))
-            throw Bad(path, ErrorIds.CorruptFile, $"'{p.Name}' has a negative or non-integer dimension");
-        long begin = off[0].TryGetInt64(out var b) ? b : -1, end = off[1].TryGetInt64(out var x) ? x : -1;
+        // Every element must be a JSON number (TryGetInt64 throws on a string or an array) that is a whole, non-negative int64.
+        var shape = new long[sh.GetArrayLength()];
+        int i = 0;
+        foreach (var d in sh.EnumerateArray())
+        {
+            if (d.ValueKind != JsonValueKind.Number || !d.TryGetInt64(out var v) || v < 0)
+                throw Bad(path, ErrorIds.CorruptFile, $"'{name}' has shape element {i} = {Json(d)}, not a non-negative integer");
+            shape[i++] = v;
+        }
+        if (shape.Any(d => d > int.MaxValue))
+            throw Bad(path, ErrorIds.TensorTooLarge, $"'{name}' has an absurd shape [{string.Join(",", shape)}] (a dimension past 2^31-1)");
+        for (int k = 0; k < 2; k++)
+            if (off[k].ValueKind != JsonValueKind.Number || !off[k].TryGetInt64(out _))
+                throw Bad(path, ErrorIds.CorruptFile, $"'{name}' has data_offsets element {k} = {Json(off[k])}, not an integer");
+        long begin = off[0].GetInt64(), end = off[1].GetInt64();
         if (begin < 0 || end < begin || end > dataLength)
-            throw Bad(path, ErrorIds.TensorOutOfRange, $"'{p.Name}' has data_offsets [{begin},{end}] outside the {dataLength}-byte data section");
+            throw Bad(path, ErrorIds.TensorOutOfRange, $"'{name}' has data_offsets [{begin},{end}] outside the {dataLength}-byte data section");
         long bytes;
         try { bytes = checked(shape.Aggregate(1L, (a, d) => checked(a * d)) * LstmPort.DTypes.Size(dtype)); }
-        catch (OverflowException) { throw Bad(path, ErrorIds.TensorTooLarge, $"'{p.Name}' has an absurd shape [{string.Join(",", shape)}]"); }
+        catch (OverflowException) { throw Bad(path, ErrorIds.TensorTooLarge, $"'{name}' has an absurd shape [{string.Join(",", shape)}]"); }
         if (bytes != end - begin)
-            throw Bad(path, ErrorIds.TensorSizeMismatch, $"'{p.Name}' is [{string.Join(",", shape)}] {dt.GetString()} = {bytes} bytes, but its data_offsets span {end - begin}");
-        return new Entry(p.Name, dtype, shape, begin, end);
+            throw Bad(path, ErrorIds.TensorSizeMismatch, $"'{name}' is [{string.Join(",", shape)}] {dtName} = {bytes} bytes, but its data_offsets span {end - begin}");
+        return new Entry(name, dtype, shape, begin, end);
+    }
+
+    /// <summary>A JSON string of the header; escaped lone surrogates pass the UTF-8 check and throw only here.</summary>
+    static string? Text(string path, Func<string?> read, string what)
+    {
+        try { return read(); }
+        catch (InvalidOperationException e) { throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}' is not a valid safetensors file: {what} is not valid Unicode text.", path, e); }
+    }
+
+    /// <summary>A header value as it is written, shortened, for messages.</summary>
+    static string Json(JsonElement e)
+    {
+        var raw = e.GetRawText();
+        return raw.Length > 40 ? raw[..40] + "..." : raw;
     }
 
     static torch.Tensor ReadData(string path, long offset, long[] shape, torch.ScalarType dtype)

@@ -288,9 +288,37 @@ internal sealed partial class TorchCheckpoint
         null => "None",
         bool b => b ? "True" : "False",
         double d => d.ToString("R", CultureInfo.InvariantCulture),
-        PyTuple t => "(" + string.Join(", ", t.Items.Select(i => i is string s ? $"'{s}'" : KeyText(i))) + (t.Count == 1 ? ",)" : ")"),
+        PyTuple t => TupleText(t),
         _ => Convert.ToString(k, CultureInfo.InvariantCulture) ?? "",
     };
+
+    const int MaxKeyText = 1024;
+
+    /// <summary>
+    /// A tuple key as Python prints it, without recursion and cut at 1 KB: a pickle's tuples may nest
+    /// a thousand deep, and sharing one tuple through the memo makes its text exponentially long.
+    /// </summary>
+    static string TupleText(PyTuple root)
+    {
+        var sb = new System.Text.StringBuilder();
+        var pending = new Stack<(PyTuple Tuple, int Next)>();
+        sb.Append('(');
+        pending.Push((root, 0));
+        while (pending.Count > 0 && sb.Length <= MaxKeyText)
+        {
+            var (t, i) = pending.Pop();
+            if (i == t.Count) { sb.Append(t.Count == 1 ? ",)" : ")"); continue; }
+            if (i > 0) sb.Append(", ");
+            pending.Push((t, i + 1));
+            switch (t[i])
+            {
+                case PyTuple inner: sb.Append('('); pending.Push((inner, 0)); break;
+                case string s: sb.Append('\'').Append(s).Append('\''); break;
+                case var o: sb.Append(KeyText(o)); break;
+            }
+        }
+        return sb.Length <= MaxKeyText ? sb.ToString() : sb.ToString(0, MaxKeyText) + "...";
+    }
 
     static string List(List<string> items) => string.Join(", ", items.Take(8)) + (items.Count > 8 ? $", ... ({items.Count} in all)" : "");
 }

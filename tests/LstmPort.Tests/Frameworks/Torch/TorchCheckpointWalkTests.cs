@@ -106,4 +106,21 @@ public sealed class TorchCheckpointWalkTests
         var net = Module("Net", D(("w", T(2))), D(("running", T(2)), ("cache", T(2))), D(("rnn", lstm), ("none", null)), "cache");
         Assert.Equal(["w", "running", "rnn.weight_ih_l0"], Names(D(("model", net), ("epoch", 1L))));
     }
+
+    [Fact]
+    public void Tuple_keys_are_named_without_recursion_and_cut_at_1_KB()
+    {
+        Assert.Equal("('a', 1, (2,))", TorchCheckpoint.KeyText(new PyTuple(["a", 1L, new PyTuple([2L])])));
+        // As deep as a pickle may nest them (issue 16, D6): no recursion per level.
+        var deep = new PyTuple([]);
+        for (int i = 1; i < PyTuple.MaxDepth; i++) deep = new PyTuple([deep]);
+        var text = TorchCheckpoint.KeyText(deep);
+        Assert.StartsWith("((((", text);
+        Assert.EndsWith("...", text);
+        Assert.Equal(1027, text.Length);
+        // One tuple shared at every level through the memo: 2^200 leaves as a tree, cut short all the same.
+        var shared = new PyTuple(["x"]);
+        for (int i = 0; i < 200; i++) shared = new PyTuple([shared, shared]);
+        Assert.Equal(1027, TorchCheckpoint.KeyText(shared).Length);
+    }
 }

@@ -227,17 +227,23 @@ public sealed class TorchFileTests(ModuleSession ps) : IClassFixture<ModuleSessi
     }
 
     /// <summary>The pre-1.6 layout: magic, protocol, system info, the object, the keys, then each storage.</summary>
-    static byte[] LegacyFile(byte[] pickle, long numel, byte[] data)
+    static byte[] LegacyFile(byte[] pickle, long numel, byte[] data, params string[] keys)
     {
+        if (keys.Length == 0) keys = ["0"];
         using var ms = new MemoryStream();
         var magic = new List<byte> { 0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, (byte)'.' };
         ms.Write(magic.ToArray());
         ms.Write(new PickleWriter().Int(1001).Finish());
         ms.Write(new PickleWriter().EmptyDict().Mark().String("little_endian").Bool(true).SetItems().Finish());
         ms.Write(pickle);
-        ms.Write(new PickleWriter().Mark().String("0").List().Finish());
-        ms.Write(BitConverter.GetBytes(numel));
-        ms.Write(data);
+        var list = new PickleWriter().Mark();
+        foreach (var k in keys) list.String(k);
+        ms.Write(list.List().Finish());
+        foreach (var _ in keys)
+        {
+            ms.Write(BitConverter.GetBytes(numel));
+            ms.Write(data);
+        }
         return ms.ToArray();
     }
 
@@ -253,5 +259,27 @@ public sealed class TorchFileTests(ModuleSession ps) : IClassFixture<ModuleSessi
         Assert.Equal([2, 3], t.Shape);
         // as_strided(size=[2,3], stride=[1,2], offset=5) of 0..15
         Assert.Equal([5.0, 7, 9, 6, 8, 10], Values(t.Tensor));
+    }
+
+    [Fact]
+    public void A_legacy_storage_used_by_a_tensor_but_not_in_the_key_list_is_that_tensors_CorruptFile()
+    {
+        // The pickle uses storage '0'; the key list names only 'other' (issue 16, D11: was a KeyNotFoundException).
+        using var dir = new TempDir();
+        var path = dir.File("legacy.pt");
+        var w = new PickleWriter();
+        w.Global("collections", "OrderedDict").EmptyTuple().Reduce().Mark();
+        foreach (var (name, key) in new[] { ("a", "0"), ("b", "other") })
+            w.String(name).Global("torch._utils", "_rebuild_tensor_v2").Mark()
+                .Mark().String("storage").Global("torch", "FloatStorage").String(key).String("cpu").Int(4).Tuple().BinPersId()
+                .Int(0).IntTuple([4]).IntTuple([1]).Bool(false)
+                .Global("collections", "OrderedDict").EmptyTuple().Reduce().Tuple().Reduce();
+        w.SetItems();
+        File.WriteAllBytes(path, LegacyFile(w.Finish(), 4, new byte[16], "other"));
+        var file = LstmPort.Formats.WeightReader.Read(path);
+        Assert.Equal("b", Assert.Single(file.Tensors).Name);
+        var e = Assert.Single(file.Errors);
+        Assert.Equal(ErrorIds.CorruptFile, e.ErrorId);
+        Assert.Contains("'a' cannot be read: its storage '0' is not in the file's storage list", e.Message);
     }
 }
