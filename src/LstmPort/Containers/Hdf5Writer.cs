@@ -36,6 +36,18 @@ public sealed class Hdf5Writer
 
         /// <summary>A scalar fixed-length string attribute (h5py reads it as bytes).</summary>
         public void String(string name, string value) => Attributes.Add((name, StringAttribute(name, [value], scalar: true)));
+
+        /// <summary>A scalar variable-length UTF-8 string attribute, as h5py writes a Python str (read back as str).</summary>
+        public void VariableString(Hdf5Writer file, string name, string value)
+        {
+            var (message, at) = VariableStringAttribute(name);
+            int index = file._heapObjects.Count + 1;
+            file._heapObjects.Add(Encoding.UTF8.GetBytes(value));
+            BinaryPrimitives.WriteUInt32LittleEndian(message.AsSpan(at), (uint)file._heapObjects[^1].Length);
+            BinaryPrimitives.WriteUInt32LittleEndian(message.AsSpan(at + 12), (uint)index);
+            file._heapRefs.Add((message, at + 4));
+            Attributes.Add((name, message));
+        }
     }
 
     public sealed class Group : Node
@@ -80,6 +92,10 @@ public sealed class Hdf5Writer
     }
 
     readonly List<Dataset> _datasets = [];
+    // Variable-length strings live in one global heap collection; each attribute's reference gets its address at layout.
+    readonly List<byte[]> _heapObjects = [];
+    readonly List<(byte[] Message, int At)> _heapRefs = [];
+    long _globalHeap, _globalHeapSize;
     public Group Root { get; } = new();
 
     /// <summary>Declares a dataset; its data is written, in declaration order, by <see cref="Write"/>.</summary>
@@ -157,6 +173,15 @@ public sealed class Hdf5Writer
             for (int i = 0; i < snodCount; i++) { g.Snods.Add(at); at += SnodSize; }
         }
         foreach (var d in sets) { d.Header = at; at += Align(DatasetHeader(d).Length); }
+        if (_heapObjects.Count > 0)
+        {
+            // HDF5 reads a collection's first 4 KB before its size: a collection is at least that large.
+            long used = 16 + _heapObjects.Sum(o => 16 + Align((long)o.Length));
+            _globalHeap = at;
+            _globalHeapSize = Math.Max(4096, used);
+            at += _globalHeapSize;
+            foreach (var (message, refAt) in _heapRefs) BinaryPrimitives.WriteUInt64LittleEndian(message.AsSpan(refAt), (ulong)_globalHeap);
+        }
         long metaEnd = at;
         foreach (var d in _datasets) { d.Data = at; at += d.Bytes; }
         Length = at;
@@ -165,7 +190,52 @@ public sealed class Hdf5Writer
         Superblock(buf);
         foreach (var g in groups) WriteGroup(buf, g);
         foreach (var d in sets) DatasetHeader(d).CopyTo(buf, d.Header);
+        if (_heapObjects.Count > 0) GlobalHeap(buf.AsSpan((int)_globalHeap, (int)_globalHeapSize));
         return buf;
+    }
+
+    /// <summary>A global heap collection: "GCOL", version 1, its size, the objects (index, references, size, data), then free space as object 0.</summary>
+    void GlobalHeap(Span<byte> s)
+    {
+        "GCOL"u8.CopyTo(s);
+        s[4] = 1;
+        BinaryPrimitives.WriteUInt64LittleEndian(s[8..], (ulong)s.Length);
+        int p = 16;
+        for (int i = 0; i < _heapObjects.Count; i++)
+        {
+            BinaryPrimitives.WriteUInt16LittleEndian(s[p..], (ushort)(i + 1));
+            BinaryPrimitives.WriteUInt16LittleEndian(s[(p + 2)..], 1);
+            BinaryPrimitives.WriteUInt64LittleEndian(s[(p + 8)..], (ulong)_heapObjects[i].Length);
+            _heapObjects[i].CopyTo(s[(p + 16)..]);
+            p += 16 + Align(_heapObjects[i].Length);
+        }
+        // The rest is free space, object 0, whose size counts its own header (room for less than a header is free anyway).
+        if (s.Length - p >= 16) BinaryPrimitives.WriteUInt64LittleEndian(s[(p + 8)..], (ulong)(s.Length - p));
+    }
+
+    /// <summary>Attribute message version 1 of a scalar variable-length UTF-8 string; returns where its 16-byte reference goes.</summary>
+    static (byte[] Message, int At) VariableStringAttribute(string name)
+    {
+        // Variable-length (class 9) string, null-terminated, UTF-8, 16 bytes per value (length, collection, index); base type unsigned char.
+        var type = new byte[20];
+        type[0] = 0x19; type[1] = 0x01; type[2] = 0x01;
+        BinaryPrimitives.WriteUInt32LittleEndian(type.AsSpan(4), 16);
+        type[8] = 0x10; // base: version 1, fixed point, little-endian, unsigned
+        BinaryPrimitives.WriteUInt32LittleEndian(type.AsSpan(12), 1);
+        BinaryPrimitives.WriteUInt16LittleEndian(type.AsSpan(18), 8);
+        var space = Dataspace([]);
+        var nameBytes = Encoding.UTF8.GetBytes(name);
+        int nameSize = nameBytes.Length + 1;
+        var b = new byte[8 + Align(nameSize) + Align(type.Length) + Align(space.Length) + 16];
+        b[0] = 1;
+        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(2), (ushort)nameSize);
+        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(4), (ushort)type.Length);
+        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(6), (ushort)space.Length);
+        int p = 8;
+        nameBytes.CopyTo(b, p); p += Align(nameSize);
+        type.CopyTo(b, p); p += Align(type.Length);
+        space.CopyTo(b, p); p += Align(space.Length);
+        return (b, p);
     }
 
     void Superblock(byte[] b)

@@ -166,8 +166,10 @@ public sealed class KerasH5StreamingTests
         Assert.Equal(123f, back.Single(t => t.Name == "many/w123").Tensor[0].item<float>());
     }
 
-    [Fact]
-    public void A_200_MB_model_is_written_without_a_managed_copy_of_its_data()
+    [Theory]
+    [InlineData("big.h5")]
+    [InlineData("big.weights.h5")] // Keras 3's store, written by the same Hdf5Writer
+    public void A_200_MB_model_is_written_without_a_managed_copy_of_its_data(string file)
     {
         TorchRuntime.EnsureLoaded();
         // Four 50 MB kernels, each computed when the writer borrows it and freed after (as a conversion's are).
@@ -175,7 +177,7 @@ public sealed class KerasH5StreamingTests
         var tensors = Enumerable.Range(0, 4).Select(i => new LstmTensor($"layer{i}/kernel:0", $"layer{i}", LayerType.Dense, TensorRole.Kernel, Layout.Keras,
             [rows, cols], "float32", () => torch.full([rows, cols], (float)i), reloadable: true)).ToList();
         using var dir = new TempDir();
-        var path = dir.File("big.h5");
+        var path = dir.File(file);
         WeightWriter.Write(path, tensors.Take(1).ToList(), overwrite: true); // first use: JIT and pools
 
         long before = GC.GetAllocatedBytesForCurrentThread();
@@ -185,8 +187,9 @@ public sealed class KerasH5StreamingTests
         Assert.True(allocated < 8 << 20, $"writing 200 MB allocated {allocated:N0} managed bytes");
 
         Assert.True(new FileInfo(path).Length > 4L * rows * cols * 4);
+        // Read back by our reader (a Keras 3 store without a config names tensors by dataset path).
         var back = WeightReader.Read(path).Tensors;
-        Assert.Equal(tensors.Select(t => t.Name), back.Select(t => t.Name));
-        Assert.Equal([0f, 1f, 2f, 3f], back.Select(t => t.Tensor[rows - 1, cols - 1].item<float>()));
+        Assert.Equal(4, back.Count);
+        Assert.Equal([0f, 1f, 2f, 3f], back.Select(t => t.Tensor[rows - 1, cols - 1].item<float>()).Order());
     }
 }
