@@ -192,4 +192,21 @@ public sealed class KerasH5StreamingTests
         Assert.Equal(4, back.Count);
         Assert.Equal([0f, 1f, 2f, 3f], back.Select(t => t.Tensor[rows - 1, cols - 1].item<float>()).Order());
     }
+
+    [Theory]
+    [InlineData("x.h5")]
+    [InlineData("x.weights.h5")]
+    public void A_tensor_that_fails_halfway_through_the_data_leaves_no_file(string file)
+    {
+        // The headers and the first tensor's data are out when the second cannot be read: the pending file is dropped.
+        TorchRuntime.EnsureLoaded();
+        var good = LstmTensor.FromTensor(torch.ones(64, 64), "a/kernel:0", "a", LayerType.Dense, TensorRole.Kernel, Layout.Keras);
+        var bad = new LstmTensor("b/kernel:0", "b", LayerType.Dense, TensorRole.Kernel, Layout.Keras, [64, 64], "float32",
+            () => throw new InvalidDataException("the file ends inside a tensor's data"), reloadable: true);
+        using var dir = new TempDir();
+        var e = Assert.ThrowsAny<LstmPortException>(() => WeightWriter.Write(dir.File(file), [good, bad]));
+        Assert.Equal(ErrorIds.CorruptFile, e.ErrorId);
+        Assert.Contains("'b/kernel:0': cannot read the data: the file ends inside a tensor's data", e.Message);
+        Assert.Empty(Directory.GetFileSystemEntries(dir.Path));
+    }
 }
