@@ -3,6 +3,8 @@
 Usage:
   keras_h5.py structure FILE        attributes (with their HDF5 string kind), groups and datasets
                                     (dtype, shape, storage layout, values) of the weights group
+  keras_h5.py offsets FILE          every dataset's byte offset and storage size in the file (h5py's
+                                    get_offset), in the order the weight_names list them
   keras_h5.py load FILE REFERENCE   tf.keras's load_weights on FILE for the model REFERENCE was saved
                                     from (its layers with weights and their shapes), then the values
                                     compared with REFERENCE's, loaded the same way
@@ -141,7 +143,18 @@ def load(path, reference):
             "same_dtypes": all(a.dtype == b.dtype for (_, xs), (_, ys) in zip(ours, theirs) for a, b in zip(xs, ys))}
 
 
+def offsets(path):
+    with h5py.File(path, "r") as f:
+        g = weights_group(f)
+        out = []
+        for layer in load_attributes_from_hdf5_group(g, "layer_names"):
+            for w in load_attributes_from_hdf5_group(g[layer], "weight_names"):
+                d = g[layer][w]
+                out.append({"name": layer + "/" + w, "offset": d.id.get_offset(), "size": d.id.get_storage_size()})
+        return {"datasets": out}
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
-    result = structure(sys.argv[2]) if cmd == "structure" else load(sys.argv[2], sys.argv[3])
+    result = structure(sys.argv[2]) if cmd == "structure" else offsets(sys.argv[2]) if cmd == "offsets" else load(sys.argv[2], sys.argv[3])
     print(json.dumps(result))

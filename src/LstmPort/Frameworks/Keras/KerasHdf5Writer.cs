@@ -1,6 +1,5 @@
-using System.Runtime.InteropServices;
 using System.Text;
-using PureHDF;
+using LstmPort.Containers;
 using LstmPort.Formats;
 
 namespace LstmPort.Frameworks.Keras;
@@ -15,11 +14,11 @@ namespace LstmPort.Frameworks.Keras;
 /// within a layer forward before backward, then kernel, recurrent kernel, bias.
 /// </summary>
 /// <remarks>
-/// PureHDF writes fixed-length strings only null-terminated, UTF-8, with one width for the whole
-/// file; h5py writes Keras's name lists as NULLPAD ASCII arrays of each list's own width and the two
-/// scalars as variable-length strings. Fixed-length strings of one width (the longest string plus a
-/// terminator) read back through h5py as the same bytes objects, which every Keras loader decodes;
-/// variable-length ones would come back as <c>str</c>, which loaders before tf.keras 2.4 cannot decode.
+/// The file is written by <see cref="Hdf5Writer"/> front to back (headers first, then each tensor's
+/// data as it is borrowed), so a model larger than memory passes through one tensor at a time. Name
+/// lists are NULLPAD fixed-length arrays of each list's own width, as h5py writes them; the two
+/// scalars are fixed-length too (h5py writes them variable-length): they read back through h5py as
+/// bytes, which every Keras loader decodes, while <c>str</c> breaks loaders before tf.keras 2.4.
 /// </remarks>
 public sealed class KerasHdf5Writer : IWeightWriter
 {
@@ -40,70 +39,66 @@ public sealed class KerasHdf5Writer : IWeightWriter
 
     public void Check(IReadOnlyList<LstmTensor> tensors, string path) => _ = Plan(tensors, path);
 
+    /// <summary>Metadata first, then each tensor's data as it is borrowed: the registry gives a sequential <see cref="Runtime.DirectFileStream"/>.</summary>
+    public bool WritesSequentially => true;
+
     public void Write(Stream output, IReadOnlyList<LstmTensor> tensors)
     {
         var layers = Plan(tensors, "");
-        int width = 1 + new[] { Backend, KerasVersion }
-            .Concat(layers.Select(l => l.Name)).Concat(layers.SelectMany(l => l.Weights.Select(w => w.Name)))
-            .Max(Encoding.UTF8.GetByteCount);
-
-        var file = new H5File();
-        Names(file, "layer_names", layers.Select(l => l.Name).ToArray(), width);
-        file.Attributes["backend"] = Backend;
-        file.Attributes["keras_version"] = KerasVersion;
+        var file = new Hdf5Writer();
+        Names(file.Root, "layer_names", layers.Select(l => l.Name).ToArray());
+        file.Root.String("backend", Backend);
+        file.Root.String("keras_version", KerasVersion);
+        var order = new List<LstmTensor>();
         foreach (var layer in layers)
         {
-            var group = new H5Group();
-            Names(group, "weight_names", layer.Weights.Select(w => w.Name).ToArray(), width);
+            var group = file.Root.Subgroup(layer.Name);
+            Names(group, "weight_names", layer.Weights.Select(w => w.Name).ToArray());
             foreach (var w in layer.Weights)
             {
                 var parts = w.Name.Split('/');
                 var parent = group;
-                foreach (var part in parts[..^1])
-                {
-                    if (!parent.TryGetValue(part, out var child)) parent[part] = child = new H5Group();
-                    parent = (H5Group)child;
-                }
-                parent[parts[^1]] = Dataset(w.Tensor);
+                foreach (var part in parts[..^1]) parent = parent.Subgroup(part);
+                file.AddDataset(parent, parts[^1], ElementType(w.Tensor.DType), w.Tensor.Shape.Select(d => (long)d).ToArray());
+                order.Add(w.Tensor);
             }
-            file[layer.Name] = group;
         }
-        file.Write(output, new H5WriteOptions(DefaultStringLength: width, PreferCompactDatasetLayout: false));
+        int next = 0;
+        // One tensor at a time: borrowed (read or computed just for this write), written, freed.
+        file.Write(output, (_, stream) => order[next++].WriteData(stream));
     }
 
-    /// <summary>Like Keras's save_attributes_to_hdf5_group: one attribute, or numbered chunks (numpy array_split) when too large.</summary>
-    static void Names(H5Object o, string name, string[] names, int width)
+    internal static Hdf5Writer.ElementType ElementType(string dtype) => dtype switch
     {
+        "float32" => Hdf5Writer.ElementType.Float32,
+        "float64" => Hdf5Writer.ElementType.Float64,
+        "float16" => Hdf5Writer.ElementType.Float16,
+        "int8" => Hdf5Writer.ElementType.Int8,
+        "int16" => Hdf5Writer.ElementType.Int16,
+        "int32" => Hdf5Writer.ElementType.Int32,
+        "int64" => Hdf5Writer.ElementType.Int64,
+        "uint8" => Hdf5Writer.ElementType.UInt8,
+        _ => throw new ArgumentException($"no HDF5 type for {dtype}", nameof(dtype)),
+    };
+
+    /// <summary>Like Keras's save_attributes_to_hdf5_group: one attribute, or numbered chunks (numpy array_split) when too large.</summary>
+    static void Names(Hdf5Writer.Node o, string name, string[] names)
+    {
+        // h5py stores a list of str as a numpy 'S' array: one width, the longest name's bytes.
+        int width = Math.Max(1, names.Max(Encoding.UTF8.GetByteCount));
         int chunks = 1;
         while (ChunkSizes(names.Length, chunks).Max() * (long)width > HeaderLimit) chunks++;
-        if (chunks == 1) { o.Attributes[name] = names; return; }
+        if (chunks == 1) { o.StringArray(name, names); return; }
         int start = 0, i = 0;
         foreach (var size in ChunkSizes(names.Length, chunks))
         {
-            o.Attributes[name + i++] = names[start..(start + size)];
+            o.StringArray(name + i++, names[start..(start + size)]);
             start += size;
         }
     }
 
     static IEnumerable<int> ChunkSizes(int count, int chunks) =>
         Enumerable.Range(0, chunks).Select(i => count / chunks + (i < count % chunks ? 1 : 0));
-
-    static H5Dataset Dataset(LstmTensor t)
-    {
-        long bytes = t.ByteCount;
-        if (bytes > Array.MaxLength)
-            throw new LstmPortException(ErrorIds.TensorTooLarge, $"'{t.Name}' holds {bytes:N0} bytes; LstmPort writes HDF5 datasets of up to 2 GB.", t.Name);
-        var data = new MemoryStream((int)bytes);
-        t.WriteData(data);
-        var raw = data.GetBuffer().AsSpan(0, (int)data.Length);
-        object values = t.DType switch
-        {
-            "float32" => MemoryMarshal.Cast<byte, float>(raw).ToArray(),
-            "float64" => MemoryMarshal.Cast<byte, double>(raw).ToArray(),
-            _ => MemoryMarshal.Cast<byte, Half>(raw).ToArray(),
-        };
-        return new H5Dataset(values, fileDims: t.Shape.Select(d => (ulong)d).ToArray());
-    }
 
     /// <summary>Checks every tensor and groups them into Keras layers in the order the loader needs.</summary>
     internal static List<Layer> Plan(IReadOnlyList<LstmTensor> tensors, string path)

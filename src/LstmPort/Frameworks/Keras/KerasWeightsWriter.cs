@@ -1,6 +1,5 @@
-using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
-using PureHDF;
+using LstmPort.Containers;
 using LstmPort.Formats;
 
 namespace LstmPort.Frameworks.Keras;
@@ -41,76 +40,32 @@ public sealed partial class KerasWeightsWriter : IWeightWriter
 
     public void Check(IReadOnlyList<LstmTensor> tensors, string path) => _ = MakePlan(tensors, path);
 
+    /// <summary>Headers first, then each tensor's data as it is borrowed (<see cref="Hdf5Writer"/>): the registry gives a sequential stream.</summary>
+    public bool WritesSequentially => true;
+
     public void Write(Stream output, IReadOnlyList<LstmTensor> tensors)
     {
         var plan = MakePlan(tensors, "");
-        var file = new H5File();
-        var groups = new Dictionary<string, H5Group>(StringComparer.Ordinal) { [""] = file };
-        H5Group Group(string groupPath)
+        var file = new Hdf5Writer();
+        Hdf5Writer.Group Group(string groupPath)
         {
-            if (groups.TryGetValue(groupPath, out var g)) return g;
-            int slash = groupPath.LastIndexOf('/');
-            var parent = Group(slash < 0 ? "" : groupPath[..slash]);
-            var name = slash < 0 ? groupPath : groupPath[(slash + 1)..];
-            g = new H5Group();
-            parent[name] = g;
-            groups[groupPath] = g;
+            var g = file.Root;
+            foreach (var part in groupPath.Split('/', StringSplitOptions.RemoveEmptyEntries)) g = g.Subgroup(part);
             return g;
         }
         foreach (var (objectPath, name) in plan.ObjectNames.OrderBy(o => o.Key, StringComparer.Ordinal))
-            Group(Join(objectPath, "vars")).Attributes["name"] = name;
-
-        // Datasets are declared first and filled one at a time, so only one tensor's data is in memory.
-        var declared = new List<(H5Dataset Dataset, LstmTensor Tensor)>();
+            Group(Join(objectPath, "vars")).VariableString(file, "name", name);
         foreach (var v in plan.Variables)
         {
             int slash = v.Path.LastIndexOf('/');
-            var ds = Declare(v.Tensor);
-            Group(v.Path[..slash])[v.Path[(slash + 1)..]] = ds;
-            declared.Add((ds, v.Tensor));
+            file.AddDataset(Group(v.Path[..slash]), v.Path[(slash + 1)..], KerasHdf5Writer.ElementType(v.Tensor.DType), v.Tensor.Shape.Select(d => (long)d).ToArray());
         }
-        using var writer = file.BeginWrite(output, new H5WriteOptions(PreferCompactDatasetLayout: false));
-        foreach (var (ds, t) in declared) Fill(writer, ds, t);
+        int next = 0;
+        // One tensor at a time: borrowed (read or computed just for this write), written, freed.
+        file.Write(output, (_, stream) => plan.Variables[next++].Tensor.WriteData(stream));
     }
 
     static string Join(string a, string b) => a.Length == 0 ? b : a + "/" + b;
-
-    static H5Dataset Declare(LstmTensor t)
-    {
-        var dims = t.Shape.Select(d => (ulong)d).ToArray();
-        return t.DType switch
-        {
-            "float32" => new H5Dataset<float[]>(fileDims: dims),
-            "float64" => new H5Dataset<double[]>(fileDims: dims),
-            "float16" => new H5Dataset<Half[]>(fileDims: dims),
-            "int8" => new H5Dataset<sbyte[]>(fileDims: dims),
-            "int16" => new H5Dataset<short[]>(fileDims: dims),
-            "int32" => new H5Dataset<int[]>(fileDims: dims),
-            "int64" => new H5Dataset<long[]>(fileDims: dims),
-            _ => new H5Dataset<byte[]>(fileDims: dims),
-        };
-    }
-
-    static void Fill(H5NativeWriter writer, H5Dataset ds, LstmTensor t)
-    {
-        long bytes = t.ByteCount;
-        if (bytes > Array.MaxLength)
-            throw new LstmPortException(ErrorIds.TensorTooLarge, $"'{t.Name}' holds {bytes:N0} bytes; LstmPort writes HDF5 datasets of up to 2 GB.", t.Name);
-        var data = new MemoryStream((int)bytes);
-        t.WriteData(data);
-        var raw = data.GetBuffer().AsSpan(0, (int)data.Length);
-        switch (ds)
-        {
-            case H5Dataset<float[]> f: writer.Write(f, MemoryMarshal.Cast<byte, float>(raw).ToArray()); break;
-            case H5Dataset<double[]> d: writer.Write(d, MemoryMarshal.Cast<byte, double>(raw).ToArray()); break;
-            case H5Dataset<Half[]> h: writer.Write(h, MemoryMarshal.Cast<byte, Half>(raw).ToArray()); break;
-            case H5Dataset<sbyte[]> s: writer.Write(s, MemoryMarshal.Cast<byte, sbyte>(raw).ToArray()); break;
-            case H5Dataset<short[]> s: writer.Write(s, MemoryMarshal.Cast<byte, short>(raw).ToArray()); break;
-            case H5Dataset<int[]> i: writer.Write(i, MemoryMarshal.Cast<byte, int>(raw).ToArray()); break;
-            case H5Dataset<long[]> l: writer.Write(l, MemoryMarshal.Cast<byte, long>(raw).ToArray()); break;
-            case H5Dataset<byte[]> b: writer.Write(b, raw.ToArray()); break;
-        }
-    }
 
     /// <summary>Checks every tensor and places each at its dataset path, before anything is written.</summary>
     internal static Plan MakePlan(IReadOnlyList<LstmTensor> tensors, string path)
