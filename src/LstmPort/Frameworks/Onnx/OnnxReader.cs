@@ -231,7 +231,7 @@ public sealed class OnnxReader : IWeightReader
             if (n.Input(2) is { } c && scope.IsConstant(c, out _))
             {
                 var (cShape, ct) = Describe(scope, c);
-                if (cShape.Aggregate(1, (x, y) => x * y) != units)
+                if (cShape.Aggregate(1L, (x, y) => x * y) != units)
                     throw new LstmPortException(ErrorIds.ShapeMismatch, $"{path}: layer {layer}: Gemm's C is [{string.Join(",", cShape)}]; expected [{units}] (a broadcast row).", layer);
                 Tensors.Add(new LstmTensor(c, layer, LayerType.Dense, TensorRole.Bias, Layout.Onnx, [units], ct,
                     () => Scaled(scope.Value(c), beta).reshape(units), units: units, inputSize: input, config: config, source: path, reloadable: true));
