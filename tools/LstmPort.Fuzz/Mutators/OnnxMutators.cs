@@ -282,11 +282,25 @@ public sealed class OnnxGraph : IBytesMutator
             default:
             {
                 // The recurrent node wrapped in If nodes nested deep (the parser and the walk must bound the depth).
-                int depth = rng.Pick(new[] { 17, 100, 3000 });
-                var inner = new ProtoMessage().Message(1, node.Clone()).String(2, "g0");
+                int depth = rng.Pick(new[] { 17, 100, 1000 });
+                // Built as bytes level by level (no field tree kept below), so each level is serialised once.
+                static ProtoField Raw(int number, byte[] bytes) => new() { Number = number, Wire = 2, Bytes = bytes };
+                var inner = new ProtoMessage().Message(1, node.Clone()).String(2, "g0").ToBytes();
                 for (int i = 1; i < depth; i++)
-                    inner = new ProtoMessage().Message(1, OnnxSeeds.Node($"if{i}", "If", [original], ["o" + i], OnnxSeeds.GraphAttr("then_branch", inner))).String(2, "g" + i);
-                Add(OnnxSeeds.Node("fz_if", "If", [original], ["fz_o"], OnnxSeeds.GraphAttr("then_branch", inner)));
+                {
+                    var attr = new ProtoMessage().String(1, "then_branch");
+                    attr.Fields.Add(Raw(6, inner));
+                    attr.Varint(20, 5);
+                    var ifNode = new ProtoMessage().String(1, original).String(2, "o" + i).String(3, $"if{i}").String(4, "If");
+                    ifNode.Fields.Add(Raw(5, attr.ToBytes()));
+                    var g = new ProtoMessage();
+                    g.Fields.Add(Raw(1, ifNode.ToBytes()));
+                    inner = g.String(2, "g" + i).ToBytes();
+                }
+                var top = new ProtoMessage().String(1, "then_branch");
+                top.Fields.Add(Raw(6, inner));
+                top.Varint(20, 5);
+                Add(OnnxSeeds.Node("fz_if", "If", [original], ["fz_o"], top));
                 return (root.ToBytes(), $"ONNX graph: node '{OnnxTree.Text(node, 3)}' wrapped in {depth} nested If subgraphs");
             }
         }

@@ -348,10 +348,11 @@ internal sealed class OnnxFile(string path)
             throw new LstmPortException(ErrorIds.TensorSizeMismatch, $"tensor '{t.Name}' needs {bytes} bytes but its external data says offset {offset}, length {length}.", t.Name);
         var f = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         // Written so that an offset near long.MaxValue cannot wrap the sum.
-        if (offset > f.Length - length)
+        long fileLength = f.Length;
+        if (offset > fileLength - length)
         {
-            f.Dispose();
-            throw new LstmPortException(ErrorIds.TensorOutOfRange, $"tensor '{t.Name}' lies at {offset}..{offset + length} of '{location}', which has {f.Length} bytes.", t.Name);
+            f.Dispose(); // (the message uses the length read before: a closed stream has none)
+            throw new LstmPortException(ErrorIds.TensorOutOfRange, $"tensor '{t.Name}' lies at {offset}, +{length} bytes, of '{location}', which has {fileLength} bytes.", t.Name);
         }
         f.Position = offset;
         return f;
