@@ -136,10 +136,8 @@ public sealed class OnnxReader : IWeightReader
         {
             var shape = scope.Shape(value);
             if (shape.Any(d => d > int.MaxValue)) throw new LstmPortException(ErrorIds.TensorTooLarge, $"'{value}' has a dimension above 2^31.", value);
-            using var d = NewDisposeScope();
-            // The dtype: an initializer's is in its proto; a folded value's comes from folding it.
-            using var t = scope.Value(value);
-            return (shape.Select(x => (int)x).ToArray(), DTypes.Name(t.dtype));
+            // The dtype: an initializer's is in its proto; a folded value's comes from folding it (once).
+            return (shape.Select(x => (int)x).ToArray(), DTypes.Name(scope.DType(value)));
         }
 
         void Recurrent(OnnxScope scope, OnnxNode n)

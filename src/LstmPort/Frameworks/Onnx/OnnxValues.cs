@@ -21,10 +21,12 @@ internal sealed class OnnxScope
     /// </summary>
     public const int MaxFoldOperators = 10_000;
     /// <summary>
-    /// Bytes all the operators folded for one value may produce (1 GiB): Concat and Gather can make far
-    /// more than the file holds, so each result's size is checked against this before it is allocated.
+    /// Bytes all the operators folded for one value may produce: 256 MiB plus four times the model
+    /// file (<see cref="OnnxFile.FoldBytes"/>; what legitimate folding of the file's own data needs).
+    /// Concat and Gather can make far more than the file holds, so each result's size is checked
+    /// against this before it is allocated.
     /// </summary>
-    public const long MaxFoldBytes = 1L << 30;
+    public const long MinFoldBytes = 256L << 20;
     /// <summary>The most dimensions a folded value may have (ONNX tensors in a file have at most 64 here too).</summary>
     const int MaxRank = 64;
     /// <summary>Largest tensor decoded (elements): bigger claims are refused before anything is allocated.</summary>
@@ -69,12 +71,20 @@ internal sealed class OnnxScope
     }
 
     /// <summary>The value's shape (folding it once when it is computed).</summary>
-    public long[] Shape(string name)
+    public long[] Shape(string name) => Find(name) is { } init ? CheckedDims(init) : Described(name).Shape;
+
+    /// <summary>The value's dtype (folding it once when it is computed).</summary>
+    public ScalarType DType(string name) => Described(name).DType;
+
+    // Shape and dtype of each folded value, kept after its first fold: describing a layer asks for both more than once.
+    readonly Dictionary<string, (long[] Shape, ScalarType DType)> _described = new(StringComparer.Ordinal);
+
+    (long[] Shape, ScalarType DType) Described(string name)
     {
-        var init = Find(name);
-        if (init is not null) return CheckedDims(init);
+        if (_described.TryGetValue(name, out var known)) return known;
+        // An initializer is decoded too (external data, sizes): its damage is found when the file is read, not when the weight is used.
         using var t = Value(name);
-        return t.shape;
+        return _described[name] = (t.shape, t.dtype);
     }
 
     /// <summary>The value as a new tensor (the caller owns it).</summary>
@@ -96,12 +106,12 @@ internal sealed class OnnxScope
         public long Bytes;
     }
 
-    static void Charge(Budget budget, string name, long bytes)
+    void Charge(Budget budget, string name, long bytes)
     {
         budget.Bytes += bytes;
-        if (bytes < 0 || budget.Bytes > MaxFoldBytes)
+        if (bytes < 0 || budget.Bytes > _file.FoldBytes)
             throw new LstmPortException(ErrorIds.TensorTooLarge,
-                $"the value '{name}' is computed from constants through results of more than {MaxFoldBytes >> 20} MiB; LstmPort does not fold it.", name);
+                $"the value '{name}' is computed from constants through results of more than {_file.FoldBytes >> 20} MiB; LstmPort does not fold it.", name);
     }
 
     static long Bytes(Tensor t) => t.numel() * t.element_size();
@@ -198,19 +208,21 @@ internal sealed class OnnxScope
                     var part = In(i);
                     parts.Add(part);
                     catBytes += Bytes(part);
-                    if (catBytes > MaxFoldBytes) break;
+                    if (catBytes > _file.FoldBytes) break;
                 }
                 Charge(budget, outName, catBytes); // checked before the result is allocated
                 result = cat(parts, AttrInt("axis", 0));
                 break;
             case "Gather":
                 var gx = In(0);
-                var idx = In(1).to_type(ScalarType.Int64);
+                var idx = In(1);
                 long axis = AttrInt("axis", 0);
                 if (axis < 0) axis += gx.dim();
-                idx = torch.where(idx < 0, idx + gx.shape[axis], idx);
                 long rowBytes = gx.shape[axis] == 0 ? 0 : Bytes(gx) / gx.shape[axis];
-                Charge(budget, outName, idx.numel() * rowBytes); // checked before the result is allocated
+                // Checked before the result (and the index arithmetic) is allocated.
+                Charge(budget, outName, idx.numel() * Math.Max(rowBytes, 8));
+                idx = idx.to_type(ScalarType.Int64);
+                idx = torch.where(idx < 0, idx + gx.shape[axis], idx);
                 result = gx.index_select(axis, idx.flatten()).reshape([.. gx.shape[..(int)axis], .. idx.shape, .. gx.shape[((int)axis + 1)..]]).contiguous();
                 break;
             case "Slice":
@@ -327,6 +339,9 @@ internal sealed class OnnxFile(string path)
 {
     public string Path { get; } = path;
     public string Folder { get; } = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
+
+    /// <summary>What folding one value may produce: <see cref="OnnxScope.MinFoldBytes"/> plus four times the model file.</summary>
+    public long FoldBytes { get; } = OnnxScope.MinFoldBytes + 4 * (File.Exists(path) ? new FileInfo(path).Length : 0);
 
     public Stream OpenExternal(OnnxTensorProto t, long bytes)
     {
