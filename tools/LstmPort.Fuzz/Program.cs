@@ -19,7 +19,7 @@ public static class Program
           --seed N            campaign seed (default 1); the same seed and index give the same bytes
           --count N           mutants to run (default 1000)       --start N   first index (default 0)
           --index N           run the one mutant N (write it to --out, read it, print the outcome)
-          --formats LIST      hdf5, keras-archive, torch, legacy, safetensors, tf, savedmodel, graphdef
+          --formats LIST      hdf5, keras-archive, torch, legacy, safetensors, tf, savedmodel, graphdef, onnx
           --mutators LIST     only these mutators (names as in the report, e.g. h5-links,pickle-hostile)
           --fixtures DIR      real files to mutate too (default: LSTMPORT_TEST_FIXTURES or ../shared/fixtures)
           --no-fixtures       generated seeds only (what CI runs)     --no-generated   fixtures only

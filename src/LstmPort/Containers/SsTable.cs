@@ -74,12 +74,20 @@ internal static class SsTable
         var index = ReadHandle(path, footer, ref pos, file.Length);
 
         var entries = new List<KeyValuePair<string, byte[]>>();
+        byte[]? previous = null;
         foreach (var (_, handleBytes) in Entries(path, Block(path, file, index)))
         {
             int hp = 0;
             var handle = ReadHandle(path, handleBytes, ref hp, file.Length);
             foreach (var (key, value) in Entries(path, Block(path, file, handle)))
+            {
+                // A table's keys are unique and sorted bytewise; a repeated or unordered key is damage
+                // (and every reader keys dictionaries by them).
+                if (previous is not null && previous.AsSpan().SequenceCompareTo(key) >= 0)
+                    throw Bad(path, ErrorIds.CorruptFile, $"the key '{System.Text.Encoding.UTF8.GetString(key)}' does not come after the key before it (keys must be unique and sorted)");
+                previous = key;
                 entries.Add(new(System.Text.Encoding.UTF8.GetString(key), value));
+            }
         }
         return entries;
     }

@@ -25,6 +25,7 @@ public sealed class FuzzSubsetTests
         { nameof(Family.TfCheckpoint), 250 },
         { nameof(Family.SavedModel), 250 },
         { nameof(Family.GraphDef), 250 },
+        { nameof(Family.Onnx), 250 },
     };
 
     /// <summary>

@@ -22,6 +22,7 @@ public static class MutatorSet
         list.AddRange(hdf5.Concat(pickle).Select(m => new InZip(m)));
         list.Add(new InZip(new JsonValues()));
         list.AddRange([new SiblingFile(), new TfEntryField(), new TfKeys(), new TfObjectGraph(), new TfShards()]);
+        list.AddRange([new OnFile(new OnnxTensor()), new OnFile(new OnnxGraph()), new OnnxExternal()]);
         return list;
     }
 

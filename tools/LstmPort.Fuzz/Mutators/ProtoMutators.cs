@@ -16,7 +16,8 @@ public sealed class ProtoTree : IBytesMutator
     public string Name => "pb-tree";
     public int Weight => 20;
     public bool Accepts(string name, byte[] data) =>
-        (name.EndsWith(".pb", StringComparison.Ordinal) || name.EndsWith(".meta", StringComparison.Ordinal)) && ProtoMessage.Parse(data) is not null;
+        (name.EndsWith(".pb", StringComparison.Ordinal) || name.EndsWith(".meta", StringComparison.Ordinal) || name.EndsWith(".onnx", StringComparison.Ordinal))
+        && ProtoMessage.Parse(data) is not null;
 
     static readonly ulong[] Varints = [0, 1, 127, 128, int.MaxValue, 1UL << 31, 1UL << 32, long.MaxValue, ulong.MaxValue, ulong.MaxValue - 1];
 

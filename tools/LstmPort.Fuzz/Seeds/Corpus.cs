@@ -61,6 +61,21 @@ public static class Corpus
                 seeds.Add(new SeedInput("fixture:" + rel, fam, new Dictionary<string, byte[]>(StringComparer.Ordinal) { [name] = File.ReadAllBytes(file) }, name, "fixture"));
                 continue;
             }
+            if (ext == ".onnx")
+            {
+                // The model with what sits beside it: external data files, a backend test's test_data_set_0.
+                var dir = info.DirectoryName!;
+                var files = new Dictionary<string, byte[]>(StringComparer.Ordinal) { [name] = File.ReadAllBytes(file) };
+                foreach (var other in Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+                {
+                    var r = Path.GetRelativePath(dir, other).Replace('\\', '/');
+                    if (r == name || other.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)) continue;
+                    if (r.StartsWith("test_data_set_0/input_", StringComparison.Ordinal) || !r.Contains('/')) files[r] = File.ReadAllBytes(other);
+                }
+                if (files.Values.Sum(b => (long)b.Length) <= MaxSeedBytes)
+                    seeds.Add(new SeedInput("fixture:" + rel, Family.Onnx, files, name, "fixture"));
+                continue;
+            }
             if (ext == ".index" && Path.GetFileName(Path.GetDirectoryName(file)) != "variables")
             {
                 // A checkpoint: the prefix's .index, shards and .meta.
@@ -92,6 +107,7 @@ public static class Corpus
         "tf" or "checkpoint" or "tfcheckpoint" => Family.TfCheckpoint,
         "savedmodel" => Family.SavedModel,
         "graphdef" or "pb" or "frozen" => Family.GraphDef,
+        "onnx" => Family.Onnx,
         _ => Enum.Parse<Family>(s, ignoreCase: true),
     };
 }

@@ -37,6 +37,7 @@ public static class GeneratedSeeds
             seeds.AddRange(KerasArchives(dir.FullName));
             seeds.AddRange(TorchByHand());
             seeds.AddRange(TensorFlow());
+            seeds.AddRange(OnnxSeeds.All());
         }
         finally { try { dir.Delete(recursive: true); } catch (IOException) { } }
         return seeds;

@@ -1,7 +1,7 @@
 namespace LstmPort.Fuzz.Seeds;
 
 /// <summary>The container formats the suite mutates; each seed belongs to one.</summary>
-public enum Family { Hdf5, KerasArchive, TorchZip, TorchLegacy, Safetensors, TfCheckpoint, SavedModel, GraphDef }
+public enum Family { Hdf5, KerasArchive, TorchZip, TorchLegacy, Safetensors, TfCheckpoint, SavedModel, GraphDef, Onnx }
 
 /// <summary>
 /// One input as a user would hand it to Get-LstmWeights: its files (relative path to bytes; a TF

@@ -136,10 +136,8 @@ public sealed class OnnxReader : IWeightReader
         {
             var shape = scope.Shape(value);
             if (shape.Any(d => d > int.MaxValue)) throw new LstmPortException(ErrorIds.TensorTooLarge, $"'{value}' has a dimension above 2^31.", value);
-            using var d = NewDisposeScope();
-            // The dtype: an initializer's is in its proto; a folded value's comes from folding it.
-            using var t = scope.Value(value);
-            return (shape.Select(x => (int)x).ToArray(), DTypes.Name(t.dtype));
+            // The dtype: an initializer's is in its proto; a folded value's comes from folding it (once).
+            return (shape.Select(x => (int)x).ToArray(), DTypes.Name(scope.DType(value)));
         }
 
         void Recurrent(OnnxScope scope, OnnxNode n)
@@ -231,7 +229,7 @@ public sealed class OnnxReader : IWeightReader
             if (n.Input(2) is { } c && scope.IsConstant(c, out _))
             {
                 var (cShape, ct) = Describe(scope, c);
-                if (cShape.Aggregate(1, (x, y) => x * y) != units)
+                if (cShape.Aggregate(1L, (x, y) => x * y) != units)
                     throw new LstmPortException(ErrorIds.ShapeMismatch, $"{path}: layer {layer}: Gemm's C is [{string.Join(",", cShape)}]; expected [{units}] (a broadcast row).", layer);
                 Tensors.Add(new LstmTensor(c, layer, LayerType.Dense, TensorRole.Bias, Layout.Onnx, [units], ct,
                     () => Scaled(scope.Value(c), beta).reshape(units), units: units, inputSize: input, config: config, source: path, reloadable: true));

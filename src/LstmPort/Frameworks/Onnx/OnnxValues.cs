@@ -15,6 +15,20 @@ namespace LstmPort.Frameworks.Onnx;
 internal sealed class OnnxScope
 {
     const int MaxFoldDepth = 256;
+    /// <summary>
+    /// Values (operator results and initializers) read to fold one value: a value may be used many times (Concat of itself level after
+    /// level, a cycle through Concat), so a few bytes of graph could ask for endless work.
+    /// </summary>
+    public const int MaxFoldOperators = 10_000;
+    /// <summary>
+    /// Bytes all the operators folded for one value may produce: 256 MiB plus four times the model
+    /// file (<see cref="OnnxFile.FoldBytes"/>; what legitimate folding of the file's own data needs).
+    /// Concat and Gather can make far more than the file holds, so each result's size is checked
+    /// against this before it is allocated.
+    /// </summary>
+    public const long MinFoldBytes = 256L << 20;
+    /// <summary>The most dimensions a folded value may have (ONNX tensors in a file have at most 64 here too).</summary>
+    const int MaxRank = 64;
     /// <summary>Largest tensor decoded (elements): bigger claims are refused before anything is allocated.</summary>
     public const long MaxElements = 1L << 31;
 
@@ -57,37 +71,79 @@ internal sealed class OnnxScope
     }
 
     /// <summary>The value's shape (folding it once when it is computed).</summary>
-    public long[] Shape(string name)
+    public long[] Shape(string name) => Find(name) is { } init ? CheckedDims(init) : Described(name).Shape;
+
+    /// <summary>The value's dtype (folding it once when it is computed).</summary>
+    public ScalarType DType(string name) => Described(name).DType;
+
+    // Shape and dtype of each folded value, kept after its first fold: describing a layer asks for both more than once.
+    readonly Dictionary<string, (long[] Shape, ScalarType DType)> _described = new(StringComparer.Ordinal);
+
+    (long[] Shape, ScalarType DType) Described(string name)
     {
-        var init = Find(name);
-        if (init is not null) return CheckedDims(init);
-        using var t = Value(name, 0);
-        return t.shape;
+        if (_described.TryGetValue(name, out var known)) return known;
+        // An initializer is decoded too (external data, sizes): its damage is found when the file is read, not when the weight is used.
+        using var t = Value(name);
+        return _described[name] = (t.shape, t.dtype);
     }
 
     /// <summary>The value as a new tensor (the caller owns it).</summary>
-    public Tensor Value(string name) => Value(name, 0);
+    public Tensor Value(string name)
+    {
+        try { return Value(name, 0, new Budget()); }
+        catch (LstmPortException) { throw; }
+        // Operator arguments from the file that libtorch refuses (an axis out of range, a shape that does not fit): the value's damage.
+        catch (Exception e)
+        {
+            throw new LstmPortException(ErrorIds.CorruptFile, $"the value '{name}' cannot be computed from the graph's constants: {e.Message}", name, e);
+        }
+    }
+
+    /// <summary>What folding one value has used so far (<see cref="MaxFoldOperators"/>, <see cref="MaxFoldBytes"/>).</summary>
+    sealed class Budget
+    {
+        public int Operators;
+        public long Bytes;
+    }
+
+    void Charge(Budget budget, string name, long bytes)
+    {
+        budget.Bytes += bytes;
+        if (bytes < 0 || budget.Bytes > _file.FoldBytes)
+            throw new LstmPortException(ErrorIds.TensorTooLarge,
+                $"the value '{name}' is computed from constants through results of more than {_file.FoldBytes >> 20} MiB; LstmPort does not fold it.", name);
+    }
+
+    static long Bytes(Tensor t) => t.numel() * t.element_size();
 
     OnnxTensorProto? Find(string name) =>
         _supplied.TryGetValue(name, out var s) ? s : _initializers.TryGetValue(name, out var t) ? t : _outer?.Find(name);
 
-    Tensor Value(string name, int depth)
+    Tensor Value(string name, int depth, Budget budget)
     {
         if (depth > MaxFoldDepth)
             throw NotConstant(name, $"it is computed through more than {MaxFoldDepth} operators");
-        if (Find(name) is { } init) return Decode(init, _file);
+        if (++budget.Operators > MaxFoldOperators)
+            throw NotConstant(name, $"folding it reads more than {MaxFoldOperators} values (a value used again and again, or a cycle)");
+        if (Find(name) is { } init)
+        {
+            // An initializer read for an operator counts against the fold's bytes (a weight read directly does not).
+            if (depth > 0) Charge(budget, name, CheckedDims(init).Aggregate(1L, (a, x) => a * x) * (OnnxDataType.Scalar(init.DataType) is { } st ? DTypes.Size(st) : 1));
+            return Decode(init, _file);
+        }
         var scope = this;
         while (scope is not null && !scope._producers.ContainsKey(name)) scope = scope._outer;
         if (scope is null) throw NotConstant(name, "it is a graph input or a value no node computes (a run-time input)");
         var (node, output) = scope._producers[name];
-        return scope.Fold(node, output, depth + 1);
+        return scope.Fold(node, output, depth + 1, budget);
     }
 
-    Tensor Fold(OnnxNode n, int output, int depth)
+    Tensor Fold(OnnxNode n, int output, int depth, Budget budget)
     {
         using var d = NewDisposeScope();
-        Tensor In(int i) => n.Input(i) is { } s ? Value(s, depth) : throw NotConstant(n.Outputs[output], $"{n.OpType} node '{n.Name}' lacks input {i}");
-        Tensor? Opt(int i) => n.Input(i) is { } s ? Value(s, depth) : null;
+        var outName = n.Outputs[output];
+        Tensor In(int i) => n.Input(i) is { } s ? Value(s, depth, budget) : throw NotConstant(outName, $"{n.OpType} node '{n.Name}' lacks input {i}");
+        Tensor? Opt(int i) => n.Input(i) is { } s ? Value(s, depth, budget) : null;
         long[] Longs(Tensor t) => t.to_type(ScalarType.Int64).data<long>().ToArray();
         long[]? AttrInts(string a) => n.Attribute(a) is { } x ? x.Ints.ToArray() : null;
         long AttrInt(string a, long fallback) => n.Attribute(a)?.I ?? fallback;
@@ -108,7 +164,9 @@ internal sealed class OnnxScope
                 break;
             case "Cast":
                 var to = OnnxDataType.Scalar((int)AttrInt("to", 0)) ?? throw NotConstant(n.Outputs[output], $"Cast node '{n.Name}' casts to an unsupported type");
-                result = In(0).to_type(to);
+                var castFrom = In(0);
+                Charge(budget, outName, castFrom.numel() * DTypes.Size(to));
+                result = castFrom.to_type(to);
                 break;
             case "Transpose":
                 var x = In(0);
@@ -126,6 +184,8 @@ internal sealed class OnnxScope
             case "Unsqueeze":
                 var u = In(0);
                 var uaxes = (_opset >= 13 ? Longs(In(1)) : AttrInts("axes")) ?? [];
+                if (u.dim() + uaxes.LongLength > MaxRank)
+                    throw new LstmPortException(ErrorIds.CorruptFile, $"Unsqueeze node '{n.Name}' asks for {u.dim() + uaxes.LongLength} dimensions (at most {MaxRank}).", outName);
                 int rank = (int)u.dim() + uaxes.Length;
                 foreach (var a in uaxes.Select(a => a < 0 ? a + rank : a).Order()) u = u.unsqueeze(a);
                 result = u.contiguous();
@@ -141,14 +201,27 @@ internal sealed class OnnxScope
                 }
                 break;
             case "Concat":
-                var parts = Enumerable.Range(0, n.Inputs.Count).Where(i => n.Input(i) is not null).Select(In).ToList();
+                var parts = new List<Tensor>();
+                long catBytes = 0;
+                foreach (var i in Enumerable.Range(0, n.Inputs.Count).Where(i => n.Input(i) is not null))
+                {
+                    var part = In(i);
+                    parts.Add(part);
+                    catBytes += Bytes(part);
+                    if (catBytes > _file.FoldBytes) break;
+                }
+                Charge(budget, outName, catBytes); // checked before the result is allocated
                 result = cat(parts, AttrInt("axis", 0));
                 break;
             case "Gather":
                 var gx = In(0);
-                var idx = In(1).to_type(ScalarType.Int64);
+                var idx = In(1);
                 long axis = AttrInt("axis", 0);
                 if (axis < 0) axis += gx.dim();
+                long rowBytes = gx.shape[axis] == 0 ? 0 : Bytes(gx) / gx.shape[axis];
+                // Checked before the result (and the index arithmetic) is allocated.
+                Charge(budget, outName, idx.numel() * Math.Max(rowBytes, 8));
+                idx = idx.to_type(ScalarType.Int64);
                 idx = torch.where(idx < 0, idx + gx.shape[axis], idx);
                 result = gx.index_select(axis, idx.flatten()).reshape([.. gx.shape[..(int)axis], .. idx.shape, .. gx.shape[((int)axis + 1)..]]).contiguous();
                 break;
@@ -194,6 +267,7 @@ internal sealed class OnnxScope
             default:
                 throw NotConstant(n.Outputs[output], $"it is computed by a {n.OpType} node ('{n.Name}'), which LstmPort does not fold");
         }
+        if (n.OpType is not ("Cast" or "Concat" or "Gather")) Charge(budget, outName, Bytes(result)); // no larger than its input
         return result.MoveToOuterDisposeScope();
     }
 
@@ -266,11 +340,13 @@ internal sealed class OnnxFile(string path)
     public string Path { get; } = path;
     public string Folder { get; } = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
 
+    /// <summary>What folding one value may produce: <see cref="OnnxScope.MinFoldBytes"/> plus four times the model file.</summary>
+    public long FoldBytes { get; } = OnnxScope.MinFoldBytes + 4 * (File.Exists(path) ? new FileInfo(path).Length : 0);
+
     public Stream OpenExternal(OnnxTensorProto t, long bytes)
     {
         var location = t.External.GetValueOrDefault("location") ?? "";
-        long offset = t.External.TryGetValue("offset", out var o) && long.TryParse(o, out var ov) ? ov : 0;
-        long length = t.External.TryGetValue("length", out var l) && long.TryParse(l, out var lv) ? lv : bytes;
+        long offset = Number(t, "offset", 0), length = Number(t, "length", bytes);
         if (location.Length == 0 || System.IO.Path.IsPathRooted(location) || location.Contains('\0'))
             throw Outside(t, location);
         var full = System.IO.Path.GetFullPath(System.IO.Path.Combine(Folder, location));
@@ -278,20 +354,56 @@ internal sealed class OnnxFile(string path)
         if (!full.StartsWith(root, StringComparison.Ordinal)) throw Outside(t, location);
         if (!File.Exists(full))
             throw new LstmPortException(ErrorIds.FileNotFound, $"tensor '{t.Name}' keeps its data in '{location}', which is not beside the model ({Folder}).", full);
-        // A link inside the folder that points out of it is refused too.
-        if (new FileInfo(full).ResolveLinkTarget(returnFinalTarget: true) is { } target
-            && !System.IO.Path.GetFullPath(target.FullName).StartsWith(root, StringComparison.Ordinal))
+        // A link inside the folder (the file, or a folder on the way to it) that leads out of it is refused too.
+        var realRoot = RealPath(Folder);
+        realRoot = realRoot.EndsWith(System.IO.Path.DirectorySeparatorChar) ? realRoot : realRoot + System.IO.Path.DirectorySeparatorChar;
+        if (RealPath(full) is not { } real || !real.StartsWith(realRoot, StringComparison.Ordinal))
             throw Outside(t, location);
         if (length != bytes || offset < 0)
             throw new LstmPortException(ErrorIds.TensorSizeMismatch, $"tensor '{t.Name}' needs {bytes} bytes but its external data says offset {offset}, length {length}.", t.Name);
         var f = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        if (offset + length > f.Length)
+        // Written so that an offset near long.MaxValue cannot wrap the sum.
+        long fileLength = f.Length;
+        if (offset > fileLength - length)
         {
-            f.Dispose();
-            throw new LstmPortException(ErrorIds.TensorOutOfRange, $"tensor '{t.Name}' lies at {offset}..{offset + length} of '{location}', which has {f.Length} bytes.", t.Name);
+            f.Dispose(); // (the message uses the length read before: a closed stream has none)
+            throw new LstmPortException(ErrorIds.TensorOutOfRange, $"tensor '{t.Name}' lies at {offset}, +{length} bytes, of '{location}', which has {fileLength} bytes.", t.Name);
         }
         f.Position = offset;
         return f;
+    }
+
+    /// <summary>An external_data entry that is a number (the offset and length are decimal strings), or the default when absent.</summary>
+    static long Number(OnnxTensorProto t, string key, long fallback)
+    {
+        if (!t.External.TryGetValue(key, out var text)) return fallback;
+        if (long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var v)) return v;
+        throw new LstmPortException(ErrorIds.CorruptFile, $"tensor '{t.Name}' has external data {key} '{text}', which is not a whole number of bytes.", t.Name);
+    }
+
+    /// <summary>
+    /// The path with every symbolic link on it resolved (each folder on the way and the file), as the
+    /// system opens it; null when links lead round more than 40 times.
+    /// </summary>
+    static string? RealPath(string path)
+    {
+        int hops = 0;
+        string? Resolve(string full)
+        {
+            var rootPart = System.IO.Path.GetPathRoot(full) ?? "";
+            var current = rootPart;
+            foreach (var part in full[rootPart.Length..].Split(System.IO.Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries))
+            {
+                current = System.IO.Path.Combine(current, part);
+                if (new FileInfo(current).LinkTarget is not { } target) continue;
+                if (++hops > 40) return null;
+                var next = System.IO.Path.GetFullPath(System.IO.Path.IsPathRooted(target) ? target : System.IO.Path.Combine(System.IO.Path.GetDirectoryName(current)!, target));
+                if (Resolve(next) is not { } resolved) return null;
+                current = resolved;
+            }
+            return current;
+        }
+        return Resolve(System.IO.Path.GetFullPath(path));
     }
 
     static LstmPortException Outside(OnnxTensorProto t, string location) => new(ErrorIds.OnnxExternalDataOutside,

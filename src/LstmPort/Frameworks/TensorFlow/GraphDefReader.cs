@@ -19,7 +19,7 @@ internal sealed class TfNode
 /// one odd constant never fails the whole graph.
 /// </summary>
 internal sealed record TfAttr(long? I = null, float? F = null, bool? B = null, int? Type = null, TfTensorValue? Tensor = null,
-    string? S = null, string? TensorError = null, int? TensorDType = null);
+    string? S = null, string? TensorError = null, int? TensorDType = null, bool TensorTooLarge = false);
 
 /// <summary>A GraphDef (graph.proto: node = 1), or the graph_def (field 2) of a MetaGraphDef.</summary>
 internal sealed class TfGraph
@@ -94,6 +94,9 @@ internal sealed class TfGraph
                 case 8:
                     var bytes = TfProto.Bytes(s);
                     try { a = a with { Tensor = TfTensorValue.Parse(new CodedInputStream(Wrap(bytes))) }; }
+                    // A shape whose size overflows, or typed values that would expand past the bound: too large, not damaged.
+                    catch (Exception e) when (e is TfTensorValue.TooLargeException or OverflowException)
+                    { a = a with { TensorError = e.Message, TensorDType = DTypeOf(bytes), TensorTooLarge = true }; }
                     catch (Exception e) when (e is NotSupportedException or InvalidDataException or OverflowException or InvalidProtocolBufferException)
                     { a = a with { TensorError = e.Message, TensorDType = DTypeOf(bytes) }; }
                     return true;
@@ -277,23 +280,31 @@ public sealed class FrozenGraphReader : IWeightReader
             {
                 // A string variable (a vocabulary, a file name) is no weight; damaged content is this tensor's error only.
                 if (attr.TensorDType is int t && t % 100 == TfDataType.String) notWeights.Add(node.Name);
+                else if (attr.TensorTooLarge)
+                    errors.Add(new LstmPortException(ErrorIds.TensorTooLarge, $"'{path}': constant '{node.Name}' is too large ({attr.TensorError}); it is left out.", path));
                 else if (attr.TensorDType is int dt && TfDataType.Scalar(dt) is null)
                     errors.Add(new LstmPortException(ErrorIds.UnsupportedDType, $"'{path}': constant '{node.Name}' has dtype {TfDataType.Name(dt)}; it is left out.", path));
                 else
                     errors.Add(new LstmPortException(ErrorIds.CorruptProtobuf, $"'{path}': the value of constant '{node.Name}' is damaged ({attr.TensorError}); it is left out.", path));
                 continue;
             }
-            if (TfDataType.Scalar(value.DType) is not { } scalar || value.Shape.Any(d => d > int.MaxValue))
+            if (value.Shape.Any(d => d > int.MaxValue))
+            {
+                errors.Add(new LstmPortException(ErrorIds.TensorTooLarge,
+                    $"'{path}': constant '{node.Name}' has a dimension over 2^31 [{string.Join(",", value.Shape)}]; it is left out.", path));
+                continue;
+            }
+            if (TfDataType.Scalar(value.DType) is not { } scalar)
             {
                 errors.Add(new LstmPortException(ErrorIds.UnsupportedDType,
                     $"'{path}': constant '{node.Name}' has dtype {TfDataType.Name(value.DType)} and shape [{string.Join(",", value.Shape)}]; it is left out.", path));
                 continue;
             }
             var shape = value.Shape.Select(d => (int)d).ToArray();
-            var data = value.Data;
+            // Typed values are expanded only here, when the data is used.
             variables.Add(new TfVariable(node.Name, shape, DTypes.Name(scalar), () =>
             {
-                using var stream = new MemoryStream(data, writable: false);
+                using var stream = new MemoryStream(value.Data, writable: false);
                 return TensorMemory.Read(stream, value.Shape, scalar);
             }));
         }

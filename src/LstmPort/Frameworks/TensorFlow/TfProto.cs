@@ -124,9 +124,34 @@ internal sealed record BundleHeader(int NumShards, bool BigEndian)
     }
 }
 
-/// <summary>A TensorProto (tensor.proto) decoded to its dtype, shape and little-endian bytes.</summary>
-internal sealed record TfTensorValue(int DType, long[] Shape, byte[] Data)
+/// <summary>
+/// A TensorProto (tensor.proto) decoded to its dtype, shape and little-endian bytes. A tensor given
+/// as typed values (float_val, ...) may list fewer values than its shape holds (the last one repeats),
+/// so a few bytes of file can describe a huge tensor: its bytes are made only when <see cref="Data"/>
+/// is first used (a loader), and such a tensor over <see cref="TypedValueLimit"/> bytes is refused.
+/// </summary>
+internal sealed class TfTensorValue
 {
+    /// <summary>The most bytes a tensor written as typed values may expand to (64 MiB); TensorFlow writes weights as tensor_content.</summary>
+    public const long TypedValueLimit = 64L << 20;
+
+    readonly byte[] stored;
+    readonly long count;
+    readonly int size;
+    readonly byte[]? data;
+
+    TfTensorValue(int dtype, long[] shape, byte[] stored, long count, int size, bool expanded)
+    {
+        (DType, Shape, this.stored, this.count, this.size) = (dtype, shape, stored, count, size);
+        if (expanded) data = stored;
+    }
+
+    public int DType { get; }
+    public long[] Shape { get; }
+
+    /// <summary>The tensor's bytes (count × element size); typed values are expanded on each use, never kept.</summary>
+    public byte[] Data => data ?? Expand(stored, count, size);
+
     public static TfTensorValue Parse(CodedInputStream input)
     {
         int dtype = 0; long[] shape = []; byte[]? content = null;
@@ -151,37 +176,52 @@ internal sealed record TfTensorValue(int DType, long[] Shape, byte[] Data)
         var scalar = TfDataType.Scalar(dtype) ?? throw new NotSupportedException($"dtype {TfDataType.Name(dtype)}");
         int size = DTypes.Size(scalar);
         long count = shape.Aggregate(1L, (a, d) => checked(a * d));
+        long bytes = checked(count * size);
         if (content is not null)
         {
-            if (content.LongLength != count * size)
+            if (content.LongLength != bytes)
                 throw new InvalidDataException($"tensor_content has {content.Length} bytes for shape [{string.Join(",", shape)}] {TfDataType.Name(dtype)}");
-            return new TfTensorValue(dtype, shape, content);
+            return new TfTensorValue(dtype, shape, content, count, size, expanded: true);
         }
-        // Typed value lists: a shorter list is padded with its last value (TensorProto's rule).
+        // Typed value lists: a shorter list is padded with its last value (TensorProto's rule); only the listed values are kept here.
         byte[] values = (dtype % 100) switch
         {
-            TfDataType.Float => Fill(floats, count, size, (v, b) => BitConverter.TryWriteBytes(b, v)),
-            TfDataType.Double => Fill(doubles, count, size, (v, b) => BitConverter.TryWriteBytes(b, v)),
-            TfDataType.Int64 => Fill(longs, count, size, (v, b) => BitConverter.TryWriteBytes(b, v)),
-            TfDataType.Bool => Fill(bools, count, size, (v, b) => b[0] = v ? (byte)1 : (byte)0),
-            TfDataType.Half or TfDataType.BFloat16 => Fill(halves, count, size, (v, b) => BitConverter.TryWriteBytes(b, (ushort)v)),
-            TfDataType.Int32 => Fill(ints, count, size, (v, b) => BitConverter.TryWriteBytes(b, v)),
-            TfDataType.Int16 => Fill(ints, count, size, (v, b) => BitConverter.TryWriteBytes(b, (short)v)),
-            TfDataType.Int8 or TfDataType.UInt8 => Fill(ints, count, size, (v, b) => b[0] = (byte)v),
+            TfDataType.Float => Pack(floats, count, size, (v, b) => BitConverter.TryWriteBytes(b, v)),
+            TfDataType.Double => Pack(doubles, count, size, (v, b) => BitConverter.TryWriteBytes(b, v)),
+            TfDataType.Int64 => Pack(longs, count, size, (v, b) => BitConverter.TryWriteBytes(b, v)),
+            TfDataType.Bool => Pack(bools, count, size, (v, b) => b[0] = v ? (byte)1 : (byte)0),
+            TfDataType.Half or TfDataType.BFloat16 => Pack(halves, count, size, (v, b) => BitConverter.TryWriteBytes(b, (ushort)v)),
+            TfDataType.Int32 => Pack(ints, count, size, (v, b) => BitConverter.TryWriteBytes(b, v)),
+            TfDataType.Int16 => Pack(ints, count, size, (v, b) => BitConverter.TryWriteBytes(b, (short)v)),
+            TfDataType.Int8 or TfDataType.UInt8 => Pack(ints, count, size, (v, b) => b[0] = (byte)v),
             _ => throw new NotSupportedException($"dtype {TfDataType.Name(dtype)}"),
         };
-        return new TfTensorValue(dtype, shape, values);
+        if (bytes > TypedValueLimit && values.Length != bytes)
+            throw new TooLargeException($"a [{string.Join(",", shape)}] {TfDataType.Name(dtype)} tensor of {bytes} bytes given by {values.Length / size} typed values is over the {TypedValueLimit >> 20} MiB such a tensor may expand to");
+        return new TfTensorValue(dtype, shape, values, count, size, expanded: values.LongLength == bytes);
     }
+
+    /// <summary>A tensor whose typed values would expand past <see cref="TypedValueLimit"/> (TensorTooLarge, not damage).</summary>
+    internal sealed class TooLargeException(string message) : Exception(message);
 
     delegate void Put<T>(T value, Span<byte> into);
 
-    static byte[] Fill<T>(List<T> values, long count, int size, Put<T> put)
+    static byte[] Pack<T>(List<T> values, long count, int size, Put<T> put)
     {
         if (values.Count > count) throw new InvalidDataException($"{values.Count} values for {count} elements");
-        // No values at all means zeros.
+        var bytes = new byte[values.Count * size];
+        for (int i = 0; i < values.Count; i++) put(values[i], bytes.AsSpan(i * size, size));
+        return bytes;
+    }
+
+    // No values at all means zeros; otherwise the last value repeats to the end.
+    static byte[] Expand(byte[] values, long count, int size)
+    {
         var bytes = new byte[checked(count * size)];
-        for (long i = 0; i < count && values.Count > 0; i++)
-            put(values[(int)Math.Min(i, values.Count - 1)], bytes.AsSpan((int)(i * size), size));
+        values.CopyTo(bytes, 0);
+        if (values.Length > 0)
+            for (long at = values.Length; at < bytes.LongLength; at += size)
+                Array.Copy(values, values.Length - size, bytes, at, size);
         return bytes;
     }
 }
