@@ -361,14 +361,13 @@ internal sealed class OnnxFile(string path)
             throw Outside(t, location);
         if (length != bytes || offset < 0)
             throw new LstmPortException(ErrorIds.TensorSizeMismatch, $"tensor '{t.Name}' needs {bytes} bytes but its external data says offset {offset}, length {length}.", t.Name);
-        var f = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        // Written so that an offset near long.MaxValue cannot wrap the sum.
-        long fileLength = f.Length;
+        // Sizes are checked before the file is opened: a FIFO or device placed as data says 0 bytes,
+        // and opening it could block. Written so that an offset near long.MaxValue cannot wrap the sum.
+        long fileLength = new FileInfo(real).Length;
         if (offset > fileLength - length)
-        {
-            f.Dispose(); // (the message uses the length read before: a closed stream has none)
             throw new LstmPortException(ErrorIds.TensorOutOfRange, $"tensor '{t.Name}' lies at {offset}, +{length} bytes, of '{location}', which has {fileLength} bytes.", t.Name);
-        }
+        if (length == 0) return Stream.Null;
+        var f = new FileStream(real, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         f.Position = offset;
         return f;
     }

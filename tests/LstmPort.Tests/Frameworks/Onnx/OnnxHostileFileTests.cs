@@ -155,4 +155,17 @@ public sealed class OnnxHostileFileTests
         Assert.Equal(ErrorIds.OnnxExternalDataOutside, e.ErrorId);
         Assert.Contains("names external data 'sub/secret.bin', which is not a file inside the model's folder", e.Message);
     }
+
+    [SkippableFact]
+    public void External_data_that_is_a_FIFO_is_refused_without_opening_it()
+    {
+        using var dir = new TempDir();
+        Skip.IfNot(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS(), "FIFOs are made with mkfifo");
+        using (var p = System.Diagnostics.Process.Start("mkfifo", dir.File("w.bin"))!) p.WaitForExit();
+        // Opening a FIFO for reading blocks until a writer comes: the read must end without opening it.
+        var read = System.Threading.Tasks.Task.Run(() => BadLayerError(Write(dir, "E", [], [External("E", "w.bin", "0", (4 * H * In * 4).ToString())])));
+        Assert.True(read.Wait(TimeSpan.FromSeconds(60)), "the read blocked on the FIFO");
+        Assert.Equal(ErrorIds.TensorOutOfRange, read.Result.ErrorId);
+        Assert.Contains("of 'w.bin', which has 0 bytes", read.Result.Message);
+    }
 }
