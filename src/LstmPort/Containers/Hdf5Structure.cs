@@ -240,7 +240,6 @@ static class Hdf5Structure
             Group G() => g ??= Groups[at] = new Group(at, path);
             foreach (var (type, flags, body) in h.Messages)
             {
-                if ((flags & 0x02) != 0) continue; // a shared message: its body is a reference to where it is stored
                 switch (type)
                 {
                     case 0x11:
@@ -253,7 +252,9 @@ static class Hdf5Structure
                     case 0x06: isGroup = true; LinkMessage(body, 0, body.Length, G(), $"a link message of '{path}'"); break;
                     case 0x02: isGroup = true; LinkInfo(body, G()); break;
                     case 0x08: Datasets++; Layout(body, path); break;
-                    case 0x0C: Attribute(body, path); break;
+                    // A shared attribute's body is a reference to where it is stored. Only the kinds of message
+                    // that can be shared are taken as such: PureHDF reads a group's or layout's body whatever the flag says.
+                    case 0x0C when (flags & 0x02) == 0: Attribute(body, path); break;
                 }
             }
             if (isGroup)

@@ -137,6 +137,11 @@ public sealed class Hdf5StructureTests
         Bytes.Write(child, node.ChildFields[0], map.O, (ulong)(node.At - map.Base));
         File.WriteAllBytes(path, child);
         Refused(path, "reached twice (its structure loops)");
+        // The same with the group's symbol table message flagged as shared: PureHDF reads it all the same.
+        var table = map.Messages.First(m => m.Type == 0x11 && map.HeaderPaths[m.Header] == "/g");
+        child[table.At + 4] = 0x02;
+        File.WriteAllBytes(path, child);
+        Refused(path, "reached twice (its structure loops)");
 
         var leaf = map.TreeNodes.First(n => n.Type == 0 && n.Level == 0);
         var sibling = (byte[])map.Data.Clone();
