@@ -255,6 +255,7 @@ static class Hdf5Structure
                     // A shared attribute's body is a reference to where it is stored. Only the kinds of message
                     // that can be shared are taken as such: PureHDF reads a group's or layout's body whatever the flag says.
                     case 0x0C when (flags & 0x02) == 0: Attribute(body, path); break;
+                    case 0x15: AttributeInfo(body, path); break;
                 }
             }
             if (isGroup)
@@ -577,7 +578,7 @@ static class Hdf5Structure
             public bool Checksummed;
         }
 
-        FractalHeap ReadFractalHeap(long at, string path)
+        FractalHeap ReadFractalHeap(long at, string path, bool filtersAllowed = false)
         {
             string what = $"the fractal heap of '{path}'";
             Once("frhp", at, what);
@@ -597,7 +598,7 @@ static class Hdf5Structure
             h.StartRows = (int)U(b, p, 2); p += 2;
             h.Root = Addr(b, p, what); p += _o;
             h.CurrentRows = (int)U(b, p, 2);
-            if (h.FilterLength != 0) throw Corrupt($"{what} is filtered; link storage never is");
+            if (h.FilterLength != 0 && !filtersAllowed) throw Corrupt($"{what} is filtered; link storage never is");
             if (h.TableWidth is < 1 or > 65536 || h.StartBlock < 1 || h.MaxDirect < h.StartBlock || h.MaxHeapBits is < 1 or > 64
                 || !IsPow2(h.TableWidth) || !IsPow2(h.StartBlock) || !IsPow2(h.MaxDirect))
                 throw Corrupt($"{what} at {at} has an impossible doubling table");
@@ -623,8 +624,9 @@ static class Hdf5Structure
             var heap = ReadFractalHeap(heapAt, g.Path);
             var blocks = new List<(long Offset, long Size, long At)>(); // every direct block: its heap offset, size and address
             CollectBlocks(heap, g.Path, blocks);
-            foreach (var id in NameIndexRecords(indexAt, g.Path))
+            foreach (var record in IndexRecords(indexAt, g.Path, 5, "link name index"))
             {
+                var id = record[4..];
                 int type = (id[0] >> 4) & 3;
                 if (type != 0) throw Corrupt($"a link of '{g.Path}' is stored as a huge or tiny heap object; links never are");
                 long offset = (long)U(id, 1, heap.OffsetBytes);
@@ -712,10 +714,39 @@ static class Hdf5Structure
             if (blockOffset != offset) throw Corrupt($"{what} at {at} says it starts at heap offset {blockOffset}; expected {offset}");
         }
 
-        /// <summary>The heap IDs of a v2 B-tree name index (type 5 records: hash, heap ID), every node once.</summary>
-        List<byte[]> NameIndexRecords(long at, string path)
+        /// <summary>
+        /// Dense attribute storage (attribute info message): PureHDF walks its fractal heap and v2 B-tree
+        /// when an attribute is asked for, so both are checked as a dense group's are; an attribute stored
+        /// in the heap's managed blocks must lie inside them.
+        /// </summary>
+        void AttributeInfo(byte[] b, string path)
         {
-            string what = $"the link name index of '{path}'";
+            string what = $"the attribute info of '{path}'";
+            int flags = b[1];
+            int p = 2 + ((flags & 1) != 0 ? 2 : 0);
+            long heapAt = Addr(b, p, what), indexAt = Addr(b, p + _o, what);
+            if ((flags & 2) != 0) Addr(b, p + 2 * _o, what);
+            if (heapAt == Undef) return;
+            if (indexAt == Undef) throw Corrupt($"{what} has a fractal heap but no name index");
+            var heap = ReadFractalHeap(heapAt, path + " (attributes)", filtersAllowed: true);
+            if (heap.FilterLength != 0) { IndexRecords(indexAt, path, 8, "attribute name index"); return; } // filtered blocks: only the tree
+            var blocks = new List<(long Offset, long Size, long At)>();
+            CollectBlocks(heap, path + " (attributes)", blocks);
+            foreach (var record in IndexRecords(indexAt, path, 8, "attribute name index"))
+            {
+                if (((record[0] >> 4) & 3) != 0) continue; // huge or tiny: not in the managed blocks
+                long offset = (long)U(record, 1, heap.OffsetBytes);
+                long length = (long)U(record, 1 + heap.OffsetBytes, heap.LengthBytes);
+                var block = FindBlock(blocks, offset);
+                if (block.At == Undef || length < 1 || offset + length > block.Offset + block.Size)
+                    throw Corrupt($"an attribute of '{path}' points at heap offset {offset} ({length} bytes), outside the heap's blocks");
+            }
+        }
+
+        /// <summary>The records of a v2 B-tree of the given type (5: link names, 8: attribute names), every node once.</summary>
+        List<byte[]> IndexRecords(long at, string path, int expectedType, string kind)
+        {
+            string what = $"the {kind} of '{path}'";
             Once("bthd", at, what);
             var b = Read(at, 4 + 1 + 1 + 4 + 2 + 2 + 1 + 1 + _o + 2 + _l + 4, what);
             if (!Sig(b, "BTHD")) throw Corrupt($"{what} at {at} has no BTHD signature");
@@ -724,7 +755,7 @@ static class Hdf5Structure
             int recordSize = (int)U(b, 10, 2), depth = (int)U(b, 12, 2);
             long root = Addr(b, 16, what);
             int rootRecords = (int)U(b, 16 + _o, 2);
-            if (type != 5) throw Corrupt($"{what} at {at} is a v2 B-tree of type {type}; expected 5 (link names)");
+            if (type != expectedType) throw Corrupt($"{what} at {at} is a v2 B-tree of type {type}; expected {expectedType}");
             if (nodeSize is < 16 or > 1 << 24 || recordSize < 5 || depth > 32) throw Corrupt($"{what} at {at} has impossible sizes");
             var records = new List<byte[]>();
             if (root == Undef || rootRecords == 0) return records;
@@ -753,7 +784,7 @@ static class Hdf5Structure
             while (stack.Count > 0)
             {
                 var (node, count, d) = stack.Pop();
-                string nodeWhat = $"a node of the link name index of '{path}'";
+                string nodeWhat = $"a node of the {kind} of '{path}'";
                 Once("btnode", node, nodeWhat);
                 if (count > maxRecs[d]) throw Corrupt($"{nodeWhat} at {node} holds {count} records; at most {maxRecs[d]} fit");
                 var n = Read(node, Math.Min(nodeSize, _length - node), nodeWhat);
@@ -762,7 +793,7 @@ static class Hdf5Structure
                 for (int i = 0; i < count; i++, p += recordSize)
                 {
                     if (p + recordSize > n.Length) throw Corrupt($"{nodeWhat} at {node} is cut short");
-                    records.Add(n.AsSpan(p + 4, recordSize - 4).ToArray());
+                    records.Add(n.AsSpan(p, recordSize).ToArray());
                 }
                 if (d == 0) continue;
                 int pointer = _o + countBytes[0] + (d > 1 ? cumBytes[d - 1] : 0);

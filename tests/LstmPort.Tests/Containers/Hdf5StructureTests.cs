@@ -61,6 +61,7 @@ public sealed class Hdf5StructureTests
         // Old-style (symbol tables), compact and dense new-style groups (over 8 links), chunked datasets.
         var path = H5py(dir, "valid.h5", KerasLike + """
 
+            for i in range(20): f['model_weights'].attrs[f'a{i}'] = np.arange(i + 1, dtype='f4')
             d = f.create_group('many')
             for i in range(40): d[f'w{i}'] = np.full((3,), i, 'f4')
             d['chunked'] = np.zeros((64, 64), 'f4')
