@@ -361,6 +361,33 @@ static class Hdf5Structure
             for (int i = 0; i < rank; i++) bytes *= U(b, dims + i * _l, _l);
             if (bytes > (UInt128)(b.Length - dataAt))
                 throw Corrupt($"an attribute of '{path}' says it holds {bytes} bytes in a message of {b.Length}");
+            // Variable-length values (strings) live in global heap collections, which PureHDF reads whole.
+            int element = 4 + _o + 4;
+            if ((b[typeAt] & 0x0F) == 9 && elementSize == (ulong)element)
+                for (long i = 0, n = (long)(bytes / elementSize); i < n; i++)
+                {
+                    long collection = Addr(b, dataAt + (int)(i * element) + 4, $"a string of an attribute of '{path}'");
+                    if (collection != Undef && First("gcol", collection)) GlobalHeap(collection, path);
+                }
+        }
+
+        void GlobalHeap(long at, string path)
+        {
+            string what = $"a global heap collection used by '{path}'";
+            var head = Read(at, 8 + _l, what);
+            if (!Sig(head, "GCOL")) throw Corrupt($"{what} at {at} has no GCOL signature");
+            long size = Len(head, 8, what);
+            var c = Read(at, size, what);
+            int hl = 8 + _l;
+            long p = 8 + _l;
+            while (p + hl <= c.Length)
+            {
+                int index = (int)U(c, (int)p, 2);
+                long objectSize = (long)U(c, (int)p + 8, _l);
+                if (index == 0) break; // the free space: the rest of the collection
+                if (objectSize > c.Length - p - hl) throw Corrupt($"{what} at {at} holds an object of {objectSize} bytes in a collection of {c.Length}");
+                p += hl + ((objectSize + 7) & ~7L);
+            }
         }
 
         void Layout(byte[] b, string path)

@@ -213,6 +213,22 @@ public sealed class Hdf5StructureTests
         Refused(path, "past the end of the file");
     }
 
+    /// <summary>A string attribute's global heap object claiming 2^40 bytes: PureHDF allocated it (OutOfMemoryException).</summary>
+    [SkippableFact]
+    public void A_global_heap_object_larger_than_its_collection_is_refused()
+    {
+        using var dir = new TempDir();
+        var path = H5py(dir, "vlen.h5", "f.attrs['keras_version'] = '2.4.0'\nf.attrs['backend'] = 'tensorflow'");
+        Hdf5Structure.Check(path);
+        var data = File.ReadAllBytes(path);
+        int gcol = data.AsSpan().IndexOf("GCOL"u8);
+        Assert.True(gcol > 0, "h5py wrote no global heap");
+        // Collection header: signature, version, 3 reserved, size (8); the first object: index, references, reserved, size (8).
+        Bytes.Write(data, gcol + 16 + 8, 8, 1UL << 40);
+        File.WriteAllBytes(path, data);
+        Refused(path, "holds an object of 1099511627776 bytes");
+    }
+
     [SkippableFact]
     public void Every_h5_and_keras_fixture_passes()
     {
