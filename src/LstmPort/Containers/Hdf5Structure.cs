@@ -48,10 +48,40 @@ static class Hdf5Structure
         public abstract void Read(long at, Span<byte> into);
     }
 
+    /// <summary>
+    /// Reads through a few cached 64 KB pages: metadata is many small reads close together (libhdf5
+    /// allocates it in runs), one system call each would cost more than the walk.
+    /// </summary>
     sealed class HandleSource(SafeFileHandle handle) : Source
     {
+        const int PageSize = 1 << 16;
+        const int MaxPages = 256;
+        readonly Dictionary<long, byte[]> _pages = [];
         public override long Length { get; } = RandomAccess.GetLength(handle);
+
         public override void Read(long at, Span<byte> into)
+        {
+            if (into.Length > PageSize) { ReadDirect(at, into); return; }
+            while (into.Length > 0)
+            {
+                long page = at / PageSize;
+                if (!_pages.TryGetValue(page, out var bytes))
+                {
+                    if (_pages.Count >= MaxPages) _pages.Clear();
+                    bytes = new byte[(int)Math.Min(PageSize, Length - page * PageSize)];
+                    ReadDirect(page * PageSize, bytes);
+                    _pages[page] = bytes;
+                }
+                int offset = (int)(at - page * PageSize);
+                if (offset >= bytes.Length) throw new EndOfStreamException();
+                int n = Math.Min(into.Length, bytes.Length - offset);
+                bytes.AsSpan(offset, n).CopyTo(into);
+                into = into[n..];
+                at += n;
+            }
+        }
+
+        void ReadDirect(long at, Span<byte> into)
         {
             while (into.Length > 0)
             {
