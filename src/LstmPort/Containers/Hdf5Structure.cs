@@ -37,10 +37,10 @@ static class Hdf5Structure
     {
         var w = new Walker(new ArraySource(data), path);
         w.Run();
-        return new Summary(w.Groups.Count, w.Datasets, w.Groups.Sum(g => g.Value.Links.Count), w.DenseGroups);
+        return new Summary(w.Groups.Count, w.Datasets, w.Groups.Sum(g => g.Value.Links.Count), w.DenseGroups, w.DamagedObjects);
     }
 
-    internal sealed record Summary(int Groups, int Datasets, int Links, int DenseGroups);
+    internal sealed record Summary(int Groups, int Datasets, int Links, int DenseGroups, int DamagedObjects);
 
     abstract class Source
     {
@@ -125,6 +125,18 @@ static class Hdf5Structure
         readonly Dictionary<long, (long Tree, long Heap)> _cachedTables = [];
         long _rootAt = Undef;
 
+        /// <summary>
+        /// Damage that is no hostile structure (a signature, version or type that is wrong, a message cut
+        /// short): the object is left unwalked, and PureHDF's own error when it is read costs only that
+        /// object's layer, as the readers promise. Loops, cycles, external links and sizes past the end
+        /// are refused for the whole file instead.
+        /// </summary>
+        sealed class DamagedPart(string what) : Exception(what);
+
+        static DamagedPart Damaged(string what) => new(what);
+
+        public int DamagedObjects;
+
         LstmPortException Corrupt(string what) =>
             new(ErrorIds.CorruptFile, $"'{file}' is a damaged or hostile HDF5 file: {what}. Expected an intact HDF5 file as h5py, Keras or libhdf5 write it.", file);
 
@@ -194,7 +206,7 @@ static class Hdf5Structure
             _budget = 2 * _length + (1 << 20);
             try
             {
-                long root = _rootAt = Superblock();
+                long root = _rootAt = Superblock(); // damage here is the whole file's
                 if (root != Undef) Visit(root, "/");
                 while (_pending.Count > 0)
                 {
@@ -203,7 +215,7 @@ static class Hdf5Structure
                 }
                 CheckLinks();
             }
-            catch (Exception e) when (e is IndexOutOfRangeException or ArgumentOutOfRangeException or OverflowException or DecoderFallbackException)
+            catch (Exception e) when (e is DamagedPart or IndexOutOfRangeException or ArgumentOutOfRangeException or OverflowException or DecoderFallbackException)
             {
                 throw Corrupt($"a metadata structure is cut short or holds impossible values ({e.Message})");
             }
@@ -264,6 +276,15 @@ static class Hdf5Structure
         {
             if (_headerPaths.ContainsKey(at)) return; // a second hard link to the same object: checked once
             _headerPaths[at] = path;
+            try { VisitObject(at, path); }
+            catch (Exception e) when (e is DamagedPart or IndexOutOfRangeException or ArgumentOutOfRangeException or OverflowException)
+            {
+                DamagedObjects++;
+            }
+        }
+
+        void VisitObject(long at, string path)
+        {
             var h = ReadHeader(at, path);
             bool isGroup = false;
             Group? g = null;
@@ -304,7 +325,7 @@ static class Hdf5Structure
             var first = Read(at, Math.Min(16, _length - at), what);
             if (Sig(first, "OHDR"))
             {
-                int flags = first.Length > 5 ? first[5] : throw Corrupt($"{what} at {at} is cut short");
+                int flags = first.Length > 5 ? first[5] : throw Damaged($"{what} at {at} is cut short");
                 int p = 6 + ((flags & 0x20) != 0 ? 16 : 0) + ((flags & 0x10) != 0 ? 4 : 0);
                 int w = 1 << (flags & 3);
                 var pre = Read(at, p + w, what);
@@ -315,8 +336,8 @@ static class Hdf5Structure
             }
             else
             {
-                if (first.Length < 16) throw Corrupt($"{what} at {at} is cut short");
-                if (first[0] != 1) throw Corrupt($"{what} at {at} has version {first[0]}; expected 1 or an OHDR signature");
+                if (first.Length < 16) throw Damaged($"{what} at {at} is cut short");
+                if (first[0] != 1) throw Damaged($"{what} at {at} has version {first[0]}; expected 1 or an OHDR signature");
                 long size = (long)U(first, 8, 4);
                 var chunk = Read(at + 16, size, what);
                 Messages1(chunk, h, path);
@@ -334,7 +355,7 @@ static class Hdf5Structure
                 if (first[0] == 1 && !Sig(first, "OHDR")) Messages1(block, h, path);
                 else
                 {
-                    if (!Sig(block, "OCHK")) throw Corrupt($"the object header continuation of '{path}' at {cont} has no OCHK signature");
+                    if (!Sig(block, "OCHK")) throw Damaged($"the object header continuation of '{path}' at {cont} has no OCHK signature");
                     bool co = (first[5] & 0x04) != 0;
                     Messages2(block, 4, block.Length - 4, co, h, path);
                 }
@@ -348,7 +369,7 @@ static class Hdf5Structure
             while (p + 8 <= chunk.Length)
             {
                 int type = (int)U(chunk, p, 2), size = (int)U(chunk, p + 2, 2);
-                if (p + 8 + size > chunk.Length) throw Corrupt($"a message of '{path}' runs past its object header");
+                if (p + 8 + size > chunk.Length) throw Damaged($"a message of '{path}' runs past its object header");
                 h.Messages.Add((type, chunk[p + 4], chunk.AsSpan(p + 8, size).ToArray()));
                 p += 8 + size;
             }
@@ -362,7 +383,7 @@ static class Hdf5Structure
             while (p + hl <= end)
             {
                 int type = chunk[p], size = (int)U(chunk, p + 1, 2);
-                if (p + hl + size > end) throw Corrupt($"a message of '{path}' runs past its object header");
+                if (p + hl + size > end) throw Damaged($"a message of '{path}' runs past its object header");
                 h.Messages.Add((type, chunk[p + 3], chunk.AsSpan(p + hl, size).ToArray()));
                 p += hl + size;
             }
@@ -405,7 +426,7 @@ static class Hdf5Structure
         {
             string what = $"a global heap collection used by '{path}'";
             var head = Read(at, 8 + _l, what);
-            if (!Sig(head, "GCOL")) throw Corrupt($"{what} at {at} has no GCOL signature");
+            if (!Sig(head, "GCOL")) throw Damaged($"{what} at {at} has no GCOL signature");
             long size = Len(head, 8, what);
             var c = Read(at, size, what);
             int hl = 8 + _l;
@@ -464,9 +485,9 @@ static class Hdf5Structure
                 string what = $"a chunk B-tree node of '{path}'";
                 Once("tree", at, what);
                 var head = Read(at, 8 + 2 * _o, what);
-                if (!Sig(head, "TREE")) throw Corrupt($"{what} at {at} has no TREE signature");
+                if (!Sig(head, "TREE")) throw Damaged($"{what} at {at} has no TREE signature");
                 int type = head[4], level = head[5], used = (int)U(head, 6, 2);
-                if (type != 1) throw Corrupt($"{what} at {at} is of type {type}; expected 1");
+                if (type != 1) throw Damaged($"{what} at {at} is of type {type}; expected 1");
                 if (expected >= 0 && level != expected) throw Corrupt($"{what} at {at} is at level {level}; expected {expected} below its parent");
                 Siblings(head, at, what);
                 var body = Read(at + head.Length, (long)used * (keySize + _o) + keySize, what);
@@ -497,7 +518,7 @@ static class Hdf5Structure
         {
             string what = $"the symbol table of '{g.Path}'";
             long tree = Addr(b, 0, what), heapAt = Addr(b, _o, what);
-            if (tree == Undef || heapAt == Undef) throw Corrupt($"{what} has no B-tree or heap");
+            if (tree == Undef || heapAt == Undef) throw Damaged($"{what} has no B-tree or heap");
             var heap = LocalHeap(heapAt, g.Path);
             var stack = new Stack<(long At, int Level)>();
             stack.Push((tree, -1));
@@ -507,9 +528,9 @@ static class Hdf5Structure
                 string node = $"a group B-tree node of '{g.Path}'";
                 Once("tree", at, node);
                 var head = Read(at, 8 + 2 * _o, node);
-                if (!Sig(head, "TREE")) throw Corrupt($"{node} at {at} has no TREE signature");
+                if (!Sig(head, "TREE")) throw Damaged($"{node} at {at} has no TREE signature");
                 int type = head[4], level = head[5], used = (int)U(head, 6, 2);
-                if (type != 0) throw Corrupt($"{node} at {at} is of type {type}; expected 0");
+                if (type != 0) throw Damaged($"{node} at {at} is of type {type}; expected 0");
                 if (expected >= 0 && level != expected) throw Corrupt($"{node} at {at} is at level {level}; expected {expected} below its parent");
                 Siblings(head, at, node);
                 var body = Read(at + head.Length, (long)used * (_l + _o) + _l, node);
@@ -528,7 +549,7 @@ static class Hdf5Structure
             string what = $"the local heap of '{path}'";
             Once("heap", at, what);
             var head = Read(at, 8 + 2 * _l + _o, what);
-            if (!Sig(head, "HEAP")) throw Corrupt($"{what} at {at} has no HEAP signature");
+            if (!Sig(head, "HEAP")) throw Damaged($"{what} at {at} has no HEAP signature");
             long size = Len(head, 8, what);
             long data = Addr(head, 8 + 2 * _l, what);
             if (data == Undef) return [];
@@ -540,7 +561,7 @@ static class Hdf5Structure
             string what = $"a symbol table node of '{g.Path}'";
             Once("snod", at, what);
             var head = Read(at, 8, what);
-            if (!Sig(head, "SNOD")) throw Corrupt($"{what} at {at} has no SNOD signature");
+            if (!Sig(head, "SNOD")) throw Damaged($"{what} at {at} has no SNOD signature");
             int count = (int)U(head, 6, 2);
             int entry = 2 * _o + 24;
             var body = Read(at + 8, (long)count * entry, what);
@@ -581,9 +602,9 @@ static class Hdf5Structure
 
         void LinkMessage(byte[] b, int start, int end, Group g, string what)
         {
-            if (end - start < 3) throw Corrupt($"{what} is cut short");
+            if (end - start < 3) throw Damaged($"{what} is cut short");
             int p = start;
-            if (b[p] != 1) throw Corrupt($"{what} has version {b[p]}; expected 1");
+            if (b[p] != 1) throw Damaged($"{what} has version {b[p]}; expected 1");
             int flags = b[p + 1];
             p += 2;
             int type = 0;
@@ -641,7 +662,7 @@ static class Hdf5Structure
             Once("frhp", at, what);
             int size = 4 + 1 + 2 + 2 + 1 + 4 + _l + _o + _l + _o + 8 * _l + 2 + _l + _l + 2 + 2 + _o + 2;
             var b = Read(at, size, what);
-            if (!Sig(b, "FRHP")) throw Corrupt($"{what} at {at} has no FRHP signature");
+            if (!Sig(b, "FRHP")) throw Damaged($"{what} at {at} has no FRHP signature");
             var h = new FractalHeap { At = at };
             h.IdLength = (int)U(b, 5, 2);
             h.FilterLength = (int)U(b, 7, 2);
@@ -658,7 +679,7 @@ static class Hdf5Structure
             if (h.FilterLength != 0 && !filtersAllowed) throw Corrupt($"{what} is filtered; link storage never is");
             if (h.TableWidth is < 1 or > 65536 || h.StartBlock < 1 || h.MaxDirect < h.StartBlock || h.MaxHeapBits is < 1 or > 64
                 || !IsPow2(h.TableWidth) || !IsPow2(h.StartBlock) || !IsPow2(h.MaxDirect))
-                throw Corrupt($"{what} at {at} has an impossible doubling table");
+                throw Damaged($"{what} at {at} has an impossible doubling table");
             h.OffsetBytes = (h.MaxHeapBits + 7) / 8;
             h.LengthBytes = Math.Min(MinBytes((ulong)h.MaxDirect - 1), h.IdLength - 1 - h.OffsetBytes);
             if (h.LengthBytes < 1) throw Corrupt($"{what} at {at} has heap IDs too short for its offsets");
@@ -724,15 +745,15 @@ static class Hdf5Structure
             {
                 var (at, offset, rows) = stack.Pop();
                 string what = $"an indirect block of the fractal heap of '{path}'";
-                if (rows is < 1 or > 64) throw Corrupt($"{what} has {rows} rows");
+                if (rows is < 1 or > 64) throw Damaged($"{what} has {rows} rows");
                 Once("fhib", at, what);
                 int directRows = Math.Min(rows, maxDirectRows);
                 long entries = (long)directRows * h.TableWidth + (long)(rows - directRows) * h.TableWidth;
                 int headSize = 4 + 1 + _o + h.OffsetBytes;
                 var b = Read(at, headSize + entries * _o, what);
-                if (!Sig(b, "FHIB")) throw Corrupt($"{what} at {at} has no FHIB signature");
+                if (!Sig(b, "FHIB")) throw Damaged($"{what} at {at} has no FHIB signature");
                 long blockOffset = (long)U(b, 5 + _o, h.OffsetBytes);
-                if (blockOffset != offset) throw Corrupt($"{what} at {at} says it starts at heap offset {blockOffset}; expected {offset}");
+                if (blockOffset != offset) throw Damaged($"{what} at {at} says it starts at heap offset {blockOffset}; expected {offset}");
                 long o = offset;
                 int p = headSize;
                 for (int row = 0; row < rows; row++)
@@ -766,9 +787,9 @@ static class Hdf5Structure
             Once("fhdb", at, what);
             if (size > _length - at) throw Corrupt($"{what} ({size} bytes at {at}) lies past the end of the file");
             var b = Read(at, 5 + _o + h.OffsetBytes, what);
-            if (!Sig(b, "FHDB")) throw Corrupt($"{what} at {at} has no FHDB signature");
+            if (!Sig(b, "FHDB")) throw Damaged($"{what} at {at} has no FHDB signature");
             long blockOffset = (long)U(b, 5 + _o, h.OffsetBytes);
-            if (blockOffset != offset) throw Corrupt($"{what} at {at} says it starts at heap offset {blockOffset}; expected {offset}");
+            if (blockOffset != offset) throw Damaged($"{what} at {at} says it starts at heap offset {blockOffset}; expected {offset}");
         }
 
         /// <summary>
@@ -806,14 +827,14 @@ static class Hdf5Structure
             string what = $"the {kind} of '{path}'";
             Once("bthd", at, what);
             var b = Read(at, 4 + 1 + 1 + 4 + 2 + 2 + 1 + 1 + _o + 2 + _l + 4, what);
-            if (!Sig(b, "BTHD")) throw Corrupt($"{what} at {at} has no BTHD signature");
+            if (!Sig(b, "BTHD")) throw Damaged($"{what} at {at} has no BTHD signature");
             int type = b[5];
             long nodeSize = (long)U(b, 6, 4);
             int recordSize = (int)U(b, 10, 2), depth = (int)U(b, 12, 2);
             long root = Addr(b, 16, what);
             int rootRecords = (int)U(b, 16 + _o, 2);
-            if (type != expectedType) throw Corrupt($"{what} at {at} is a v2 B-tree of type {type}; expected {expectedType}");
-            if (nodeSize is < 16 or > 1 << 24 || recordSize < 5 || depth > 32) throw Corrupt($"{what} at {at} has impossible sizes");
+            if (type != expectedType) throw Damaged($"{what} at {at} is a v2 B-tree of type {type}; expected {expectedType}");
+            if (nodeSize is < 16 or > 1 << 24 || recordSize < 5 || depth > 32) throw Damaged($"{what} at {at} has impossible sizes");
             var records = new List<byte[]>();
             if (root == Undef || rootRecords == 0) return records;
 
@@ -830,7 +851,7 @@ static class Hdf5Structure
                 // libhdf5 sizes every child's record count by the leaf's maximum (max_nrec_size).
                 int pointer = _o + countBytes[0] + (d > 1 ? cumBytes[d - 1] : 0);
                 maxRecs[d] = (nodeSize - 10 - pointer) / (recordSize + pointer);
-                if (maxRecs[d] < 1) throw Corrupt($"{what} at {at} has nodes too small for its depth");
+                if (maxRecs[d] < 1) throw Damaged($"{what} at {at} has nodes too small for its depth");
                 countBytes[d] = MinBytes((ulong)maxRecs[d]);
                 cumRecs[d] = (maxRecs[d] + 1) * cumRecs[d - 1] + maxRecs[d];
                 if (cumRecs[d] < 0 || cumRecs[d] > long.MaxValue / 1024) cumRecs[d] = long.MaxValue / 1024;
@@ -843,23 +864,23 @@ static class Hdf5Structure
                 var (node, count, d) = stack.Pop();
                 string nodeWhat = $"a node of the {kind} of '{path}'";
                 Once("btnode", node, nodeWhat);
-                if (count > maxRecs[d]) throw Corrupt($"{nodeWhat} at {node} holds {count} records; at most {maxRecs[d]} fit");
+                if (count > maxRecs[d]) throw Damaged($"{nodeWhat} at {node} holds {count} records; at most {maxRecs[d]} fit");
                 var n = Read(node, Math.Min(nodeSize, _length - node), nodeWhat);
-                if (!Sig(n, d == 0 ? "BTLF" : "BTIN")) throw Corrupt($"{nodeWhat} at {node} has no {(d == 0 ? "BTLF" : "BTIN")} signature");
+                if (!Sig(n, d == 0 ? "BTLF" : "BTIN")) throw Damaged($"{nodeWhat} at {node} has no {(d == 0 ? "BTLF" : "BTIN")} signature");
                 int p = 6;
                 for (int i = 0; i < count; i++, p += recordSize)
                 {
-                    if (p + recordSize > n.Length) throw Corrupt($"{nodeWhat} at {node} is cut short");
+                    if (p + recordSize > n.Length) throw Damaged($"{nodeWhat} at {node} is cut short");
                     records.Add(n.AsSpan(p, recordSize).ToArray());
                 }
                 if (d == 0) continue;
                 int pointer = _o + countBytes[0] + (d > 1 ? cumBytes[d - 1] : 0);
                 for (int i = 0; i <= count; i++, p += pointer)
                 {
-                    if (p + pointer > n.Length) throw Corrupt($"{nodeWhat} at {node} is cut short");
+                    if (p + pointer > n.Length) throw Damaged($"{nodeWhat} at {node} is cut short");
                     long child = Addr(n, p, nodeWhat);
                     int childCount = (int)U(n, p + _o, countBytes[0]);
-                    if (child == Undef) throw Corrupt($"{nodeWhat} at {node} has an undefined child");
+                    if (child == Undef) throw Damaged($"{nodeWhat} at {node} has an undefined child");
                     stack.Push((child, childCount, d - 1));
                 }
             }

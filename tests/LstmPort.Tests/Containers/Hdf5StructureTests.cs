@@ -229,6 +229,18 @@ public sealed class Hdf5StructureTests
         Refused(path, "holds an object of 1099511627776 bytes");
     }
 
+    /// <summary>Damage that is no loop (a group's index overwritten) is left for the reader: it costs that layer only.</summary>
+    [SkippableFact]
+    public void A_damaged_group_index_is_left_to_the_reader()
+    {
+        using var dir = new TempDir();
+        var path = H5py(dir, "snod.h5", KerasLike);
+        var data = File.ReadAllBytes(path);
+        int snod = data.AsSpan().LastIndexOf("SNOD"u8);
+        "XXXX"u8.CopyTo(data.AsSpan(snod));
+        Assert.Equal(1, Hdf5Structure.Describe(data).DamagedObjects);
+    }
+
     [SkippableFact]
     public void Every_h5_and_keras_fixture_passes()
     {
