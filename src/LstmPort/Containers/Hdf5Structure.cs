@@ -291,6 +291,16 @@ static class Hdf5Structure
             Group G() => g ??= Groups[at] = new Group(at, path);
             foreach (var (type, flags, body) in h.Messages)
             {
+                // Each message on its own: damage to one (a group's index, say) leaves the others checked.
+                try { Message(type, flags, body); }
+                catch (Exception e) when (e is DamagedPart or IndexOutOfRangeException or ArgumentOutOfRangeException or OverflowException)
+                {
+                    DamagedObjects++;
+                }
+            }
+
+            void Message(int type, int flags, byte[] body)
+            {
                 switch (type)
                 {
                     case 0x11:
@@ -369,7 +379,7 @@ static class Hdf5Structure
             while (p + 8 <= chunk.Length)
             {
                 int type = (int)U(chunk, p, 2), size = (int)U(chunk, p + 2, 2);
-                if (p + 8 + size > chunk.Length) throw Damaged($"a message of '{path}' runs past its object header");
+                if (p + 8 + size > chunk.Length) break; // damage: the messages before it are still checked, as PureHDF reads them
                 h.Messages.Add((type, chunk[p + 4], chunk.AsSpan(p + 8, size).ToArray()));
                 p += 8 + size;
             }
@@ -383,7 +393,7 @@ static class Hdf5Structure
             while (p + hl <= end)
             {
                 int type = chunk[p], size = (int)U(chunk, p + 1, 2);
-                if (p + hl + size > end) throw Damaged($"a message of '{path}' runs past its object header");
+                if (p + hl + size > end) break; // damage: the messages before it are still checked, as PureHDF reads them
                 h.Messages.Add((type, chunk[p + 3], chunk.AsSpan(p + hl, size).ToArray()));
                 p += hl + size;
             }
