@@ -17,6 +17,7 @@ public sealed class FileProbe
 
     readonly Lazy<IReadOnlySet<string>> _zipEntries;
     readonly Dictionary<string, bool> _hdf5Answers = new(StringComparer.Ordinal);
+    readonly Lazy<bool> _hdf5Intact;
 
     public FileProbe(string path)
     {
@@ -28,6 +29,7 @@ public sealed class FileProbe
             Head = head.AsMemory(0, f.ReadAtLeast(head, head.Length, throwOnEndOfStream: false));
         }
         _zipEntries = new(ReadZipEntries);
+        _hdf5Intact = new(CheckHdf5);
     }
 
     public string Path { get; }
@@ -71,9 +73,20 @@ public sealed class FileProbe
         }
     }
 
+    /// <summary>
+    /// Whether the HDF5 metadata passes <see cref="Hdf5Structure"/>: PureHDF is never asked about a file
+    /// whose links or trees loop (it would recurse until the process dies). A refused file looks empty
+    /// here; KerasHdf5Reader still claims any HDF5 file and reports the structural error when it reads.
+    /// </summary>
+    bool CheckHdf5()
+    {
+        try { Hdf5Structure.Check(Path); return true; }
+        catch (Exception e) when (e is LstmPortException or IOException or UnauthorizedAccessException) { return false; }
+    }
+
     bool AskHdf5(string key, Func<NativeFile, bool> question)
     {
-        if (!IsHdf5) return false;
+        if (!IsHdf5 || !_hdf5Intact.Value) return false;
         if (_hdf5Answers.TryGetValue(key, out var known)) return known;
         bool answer;
         try

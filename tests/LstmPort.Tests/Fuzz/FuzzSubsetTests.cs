@@ -30,15 +30,9 @@ public sealed class FuzzSubsetTests
 
     /// <summary>
     /// Families with a defect not fixed yet, skipped here with the reason (the campaign tool still
-    /// runs them): an HDF5 soft link that loops (a -> b -> a, old-style symbol-table groups) makes
-    /// PureHDF resolve it forever (NativeGroup.TryGetReference <- SymbolicLink.GetTarget) until the
-    /// stack overflows and the process dies. Remove an entry when its family passes.
+    /// runs them). Remove an entry when its family passes.
     /// </summary>
-    static readonly Dictionary<string, string> KnownDefects = new()
-    {
-        [nameof(Family.Hdf5)] = "known defect, issue 16 open: an HDF5 soft link that loops overflows the stack inside PureHDF's link resolution (replay with tools/LstmPort.Fuzz --formats Hdf5)",
-        [nameof(Family.KerasArchive)] = "known defect, issue 16 open: the HDF5 inside a .keras with a soft link that loops overflows the stack inside PureHDF's link resolution (replay with tools/LstmPort.Fuzz --formats KerasArchive)",
-    };
+    static readonly Dictionary<string, string> KnownDefects = new();
 
     static CampaignResult Run(Family family, int count, IReadOnlyList<SeedInput> seeds, string label)
     {

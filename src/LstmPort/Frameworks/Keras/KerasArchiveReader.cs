@@ -56,6 +56,9 @@ public sealed class KerasArchiveReader : IWeightReader
         if (!bytes.AsSpan().StartsWith(Hdf5Data.Signature))
             throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}': {WeightsEntry} in the archive is not an HDF5 file.", path);
         Hdf5Data.CheckNotTruncated(path, bytes.AsSpan(0, Math.Min(64, bytes.Length)), bytes.Length);
+        // PureHDF follows looping links and trees until the stack overflows: the metadata is checked first
+        // (the lazy loaders reopen these same bytes, verified by their CRC).
+        Hdf5Structure.Check(bytes, path);
         using var h5 = H5File.Open(new MemoryStream(bytes, writable: false), leaveOpen: false);
 
         if (!Keras3Store.IsStore(h5))

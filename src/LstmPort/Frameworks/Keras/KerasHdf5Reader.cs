@@ -34,6 +34,8 @@ public sealed class KerasHdf5Reader : IWeightReader
         if (!head.AsSpan().StartsWith(Hdf5Data.Signature))
             throw new LstmPortException(ErrorIds.UnknownFormat, $"'{path}' is not an HDF5 file: it does not start with the HDF5 signature.", path);
         Hdf5Data.CheckNotTruncated(path, head, length);
+        // PureHDF follows looping links and trees until the stack overflows: the metadata is checked first.
+        Hdf5Structure.Check(path);
 
         try
         {

@@ -36,6 +36,8 @@ public sealed class KerasWeightsReader : IWeightReader
         if (!head.AsSpan().StartsWith(Hdf5Data.Signature))
             throw new LstmPortException(ErrorIds.UnknownFormat, $"'{path}' is not an HDF5 file: it does not start with the HDF5 signature; expected a Keras 3 .weights.h5 file.", path);
         Hdf5Data.CheckNotTruncated(path, head, length);
+        // PureHDF follows looping links and trees until the stack overflows: the metadata is checked first.
+        Hdf5Structure.Check(path);
 
         var notes = new List<string>();
         // Whatever -Config says comes first; a config.json beside the file is the next best.
