@@ -41,7 +41,7 @@ public sealed class FuzzSubsetTests
         return Campaign.Run(new CampaignOptions
         {
             Seed = Seed, Count = count, Seeds = seeds, Families = new HashSet<Family> { family },
-            Timeout = TimeSpan.FromSeconds(5), MemoryBytes = 2L << 30,
+            Timeout = TimeSpan.FromSeconds(15), MemoryBytes = 2L << 30,
             StopAfterFailures = 60, StopAfterExpensive = 5, Out = output,
         });
     }
