@@ -149,11 +149,32 @@ static class Hdf5Data
     }
 
     /// <summary>
+    /// The size a dataset states, checked before anything is allocated: data stored as it is
+    /// (contiguous, compact) lies in the file, so it cannot be larger than the file; chunked data may
+    /// be compressed, but deflate expands at most 1032 times, so no more than that.
+    /// </summary>
+    static void CheckStatedSize(NativeDataset d, string dtype, int[] shape, long fileBytes)
+    {
+        long count = 1;
+        foreach (var x in shape)
+            if (x > 0 && count > int.MaxValue / x)
+                throw new LstmPortException(ErrorIds.TensorTooLarge, $"dataset '{d.Name}' has shape [{string.Join(",", shape)}]; LstmPort reads HDF5 datasets of up to {int.MaxValue:N0} elements.");
+            else count *= x;
+        long bytes = count * DTypes.Size(DTypes.Parse(dtype));
+        bool stored = d.Layout.Class is H5DataLayoutClass.Contiguous or H5DataLayoutClass.Compact;
+        long bound = stored ? fileBytes : fileBytes > long.MaxValue / 1032 ? long.MaxValue : fileBytes * 1032;
+        if (bytes > bound)
+            throw new LstmPortException(ErrorIds.CorruptFile, $"dataset '{d.Name}' states {bytes:N0} bytes of data ([{string.Join(",", shape)}] {dtype}) but the file has {fileBytes:N0}"
+                + (stored ? "." : ", and compressed chunks expand at most 1032 times."));
+    }
+
+    /// <summary>
     /// Reads a whole dataset (type checked by <see cref="DType"/> beforehand) into a new tensor:
     /// PureHDF decodes straight into the tensor's own memory, so the data is held once.
     /// </summary>
-    public static torch.Tensor ReadTensor(NativeDataset d, string dtype, int[] shape)
+    public static torch.Tensor ReadTensor(NativeDataset d, string dtype, int[] shape, long fileBytes)
     {
+        CheckStatedSize(d, dtype, shape, fileBytes);
         TorchRuntime.EnsureLoaded();
         var scalar = dtype switch
         {
@@ -164,8 +185,6 @@ static class Hdf5Data
         try
         {
             if (t.numel() == 0) return t;
-            if (t.numel() > int.MaxValue)
-                throw new LstmPortException(ErrorIds.TensorTooLarge, $"dataset '{d.Name}' has {t.numel():N0} elements; LstmPort reads HDF5 datasets of up to {int.MaxValue:N0}.");
             switch (dtype)
             {
                 case "float32": d.Read(TensorMemory.Span<float>(t)); break;

@@ -313,6 +313,9 @@ static class Hdf5Structure
                     case 0x06: isGroup = true; LinkMessage(body, 0, body.Length, G(), $"a link message of '{path}'"); break;
                     case 0x02: isGroup = true; LinkInfo(body, G()); break;
                     case 0x08: Datasets++; Layout(body, path); break;
+                    // External raw storage names other files, which PureHDF would open: a FIFO there blocks,
+                    // and any readable file would become tensor data.
+                    case 0x07: throw Corrupt($"dataset '{path}' keeps its data in other files (HDF5 external storage); LstmPort reads data only from the file itself");
                     // A shared attribute's body is a reference to where it is stored. Only the kinds of message
                     // that can be shared are taken as such: PureHDF reads a group's or layout's body whatever the flag says.
                     case 0x0C when (flags & 0x02) == 0: Attribute(body, path); break;
@@ -462,7 +465,7 @@ static class Hdf5Structure
                 long tree = Addr(b, 8, what);
                 if (tree != Undef) ChunkTree(tree, dims, path);
             }
-            else if (version == 3)
+            else if (version is 3 or 4)
             {
                 int cls = b[1];
                 if (cls == 1)
@@ -471,15 +474,17 @@ static class Hdf5Structure
                     long size = Len(b, 2 + _o, $"the data of '{path}'");
                     if (at != Undef && size > _length - at) throw Corrupt($"the data of '{path}' ({size} bytes at {at}) lies past the end of the file");
                 }
-                else if (cls == 2)
+                else if (cls == 2 && version == 3)
                 {
                     int dims = b[2];
                     long tree = Addr(b, 3, what);
                     if (tree != Undef) ChunkTree(tree, dims, path);
                 }
+                else if (cls == 2 && b.Length >= _o)
+                    Addr(b, b.Length - _o, what); // other chunk indexes (libver latest): only their address is checked
+                else if (cls == 3)
+                    throw Corrupt($"dataset '{path}' is a virtual dataset, mapped from other files; LstmPort reads data only from the file itself");
             }
-            else if (version == 4 && b[1] == 2 && b.Length >= _o)
-                Addr(b, b.Length - _o, what); // other chunk indexes (libver latest): only their address is checked
         }
 
         /// <summary>A chunked dataset's v1 B-tree (type 1): every node once, levels strictly decreasing, chunks inside the file.</summary>

@@ -269,4 +269,60 @@ public sealed class Hdf5StructureTests
         }
         Assert.True(n > 0, "no HDF5 fixtures found");
     }
+
+    [SkippableFact]
+    public void Datasets_whose_data_lives_in_other_files_are_refused()
+    {
+        using var dir = new TempDir();
+        // HDF5 external storage and virtual datasets name other files, which PureHDF would open.
+        Refused(H5py(dir, "raw.h5", KerasLike + "\nf.create_dataset('x', (10,), 'f4', external=[('raw.bin', 0, 40)])"),
+            "dataset '/x' keeps its data in other files");
+        var vds = "layout = h5py.VirtualLayout(shape=(4,), dtype='f4')\nlayout[:] = h5py.VirtualSource('other.h5', 'd', shape=(4,))\nf.create_virtual_dataset('v', layout)";
+        Refused(H5py(dir, "vds.h5", KerasLike + "\n" + vds), "dataset '/v' is a virtual dataset");
+    }
+
+    [SkippableFact]
+    public void A_dataset_stating_more_data_than_the_file_can_hold_is_refused_before_allocation()
+    {
+        using var dir = new TempDir();
+        // A Dense kernel of [2^28, 4] float32 (4 GiB) with no data written: a small file that states 4 GiB.
+        string Dense(string name, string chunks) => H5py(dir, name, $"""
+            f.attrs['layer_names'] = [b'dense']
+            g = f.create_group('dense/dense')
+            f['dense'].attrs['weight_names'] = [b'dense/kernel:0', b'dense/bias:0']
+            g.create_dataset('kernel:0', shape=(1 << 28, 4), dtype='f4'{chunks})
+            g['bias:0'] = np.zeros((4,), 'f4')
+            """);
+        // Stored as it is: the pre-flight check refuses the file.
+        var whole = Assert.ThrowsAny<LstmPortException>(() => Formats.WeightReader.Read(Dense("contiguous.h5", "")));
+        Assert.Equal(ErrorIds.CorruptFile, whole.ErrorId);
+        Assert.Contains("the data of '/dense/dense/kernel:0' is 4294967296 bytes, more than the whole file", whole.Message);
+        // Chunked (it could be compressed): the tensor is refused when used, before its memory is taken.
+        var kernel = Formats.WeightReader.Read(Dense("chunked.h5", ", chunks=(4096, 4)")).Tensors.Single(t => t.Name.EndsWith("kernel:0", StringComparison.Ordinal));
+        var e = Assert.ThrowsAny<LstmPortException>(() => kernel.ToArray());
+        Assert.Equal(ErrorIds.CorruptFile, e.ErrorId);
+        Assert.Contains("states 4,294,967,296 bytes of data ([268435456,4] float32)", e.Message);
+        Assert.Contains("compressed chunks expand at most 1032 times", e.Message);
+    }
+
+    [SkippableFact]
+    public void A_file_changed_after_it_was_listed_is_checked_again_before_a_tensor_is_read()
+    {
+        using var dir = new TempDir();
+        const string dense = """
+            f.attrs['layer_names'] = [b'dense']
+            f['dense'].attrs['weight_names'] = [b'dense/kernel:0', b'dense/bias:0']
+            f['dense/dense/kernel:0'] = np.ones((3, 4), 'f4')
+            f['dense/dense/bias:0'] = np.zeros((4,), 'f4')
+            """;
+        var path = H5py(dir, "w.h5", "f.create_group('dense')\n" + dense);
+        var tensors = Formats.WeightReader.Read(path).Tensors;
+        Assert.Equal(2, tensors.Count);
+        // Replaced by a file whose links loop: PureHDF must not see it (its recursion would end the process).
+        File.Copy(H5py(dir, "loop.h5", "f.create_group('dense')\n" + dense + "\nf['a'] = h5py.SoftLink('/b')\nf['b'] = h5py.SoftLink('/a')"), path, overwrite: true);
+        File.SetLastWriteTimeUtc(path, DateTime.UtcNow.AddMinutes(1));
+        var e = Assert.ThrowsAny<LstmPortException>(() => tensors[0].ToArray());
+        Assert.Equal(ErrorIds.CorruptFile, e.ErrorId);
+        Assert.Contains("does not resolve within 16 hops", e.Message);
+    }
 }

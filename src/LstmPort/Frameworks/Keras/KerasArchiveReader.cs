@@ -56,9 +56,6 @@ public sealed class KerasArchiveReader : IWeightReader
         if (!bytes.AsSpan().StartsWith(Hdf5Data.Signature))
             throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}': {WeightsEntry} in the archive is not an HDF5 file.", path);
         Hdf5Data.CheckNotTruncated(path, bytes.AsSpan(0, Math.Min(64, bytes.Length)), bytes.Length);
-        // PureHDF follows looping links and trees until the stack overflows: the metadata is checked first
-        // (the lazy loaders reopen these same bytes, verified by their CRC).
-        Hdf5Structure.Check(bytes, path);
         using var h5 = H5File.Open(new MemoryStream(bytes, writable: false), leaveOpen: false);
 
         if (!Keras3Store.IsStore(h5))
@@ -99,6 +96,7 @@ public sealed class KerasArchiveReader : IWeightReader
     {
         readonly object _gate = new();
         WeakReference<byte[]>? _cache;
+        (uint Crc, long Length)? _checked;
 
         public byte[] Bytes()
         {
@@ -112,6 +110,13 @@ public sealed class KerasArchiveReader : IWeightReader
                 // Sizes checked against the archive, stream errors and the CRC-32 there. The whole weights
                 // file is one record: damage anywhere in it refuses the archive, since which tensor it hit cannot be told.
                 var bytes = KerasModelConfig.ReadEntry(entry, path, Array.MaxLength, "more than one buffer can hold");
+                // PureHDF follows looping links and trees until the stack overflows: the metadata is checked
+                // before it sees these bytes, and again if the archive was changed since it was listed.
+                if (_checked != (entry.Crc32, entry.Length))
+                {
+                    Hdf5Structure.Check(bytes, path);
+                    _checked = (entry.Crc32, entry.Length);
+                }
                 _cache = new WeakReference<byte[]>(bytes);
                 return bytes;
             }
@@ -119,8 +124,9 @@ public sealed class KerasArchiveReader : IWeightReader
 
         public torch.Tensor Load(KerasHdf5Reader.DatasetRef d)
         {
-            using var h5 = H5File.Open(new MemoryStream(Bytes(), writable: false), leaveOpen: false);
-            return KerasHdf5Reader.LoadDataset(h5, d);
+            var bytes = Bytes();
+            using var h5 = H5File.Open(new MemoryStream(bytes, writable: false), leaveOpen: false);
+            return KerasHdf5Reader.LoadDataset(h5, d, bytes.Length);
         }
     }
 }

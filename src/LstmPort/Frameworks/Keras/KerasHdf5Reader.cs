@@ -40,7 +40,7 @@ public sealed class KerasHdf5Reader : IWeightReader
         try
         {
             using var file = H5File.OpenRead(path);
-            return ReadFrom(file, path, d => () => { using var again = H5File.OpenRead(path); return LoadDataset(again, d); }, options.Config);
+            return ReadFrom(file, path, Reopening(path), options.Config);
         }
         catch (Exception e) when (Hdf5Data.IsDamage(e))
         {
@@ -150,6 +150,28 @@ public sealed class KerasHdf5Reader : IWeightReader
         return new DatasetRef(datasetPath, shape, dtype);
     }
 
-    internal static TorchSharp.torch.Tensor LoadDataset(NativeFile file, DatasetRef d) =>
-        Hdf5Data.ReadTensor((NativeDataset)file.Dataset(d.Path), d.DType, d.Shape);
+    internal static TorchSharp.torch.Tensor LoadDataset(NativeFile file, DatasetRef d, long fileBytes) =>
+        Hdf5Data.ReadTensor((NativeDataset)file.Dataset(d.Path), d.DType, d.Shape, fileBytes);
+
+    /// <summary>
+    /// Lazy loads that open the file again when a tensor is used. Its metadata was checked when it was
+    /// listed; a file changed since then is checked again before PureHDF follows its links.
+    /// </summary>
+    internal static Func<DatasetRef, Func<TorchSharp.torch.Tensor>> Reopening(string path)
+    {
+        var listed = Stamp(path);
+        return d => () =>
+        {
+            var now = Stamp(path);
+            if (now != listed) Hdf5Structure.Check(path);
+            using var again = H5File.OpenRead(path);
+            return LoadDataset(again, d, now.Length);
+        };
+    }
+
+    static (long Length, DateTime Written) Stamp(string path)
+    {
+        var f = new FileInfo(path);
+        return (f.Length, f.LastWriteTimeUtc);
+    }
 }

@@ -57,7 +57,7 @@ public sealed class KerasWeightsReader : IWeightReader
             throw new LstmPortException(ErrorIds.NotKerasFile,
                 $"'{path}' is an HDF5 file but not a Keras 3 weights file: expected a 'layers' group of layers/<layer>/vars/0..n datasets.", path);
 
-        var store = Keras3Store.Read(h5, path, config?.Model, d => () => { using var again = H5File.OpenRead(path); return KerasHdf5Reader.LoadDataset(again, d); });
+        var store = Keras3Store.Read(h5, path, config?.Model, KerasHdf5Reader.Reopening(path));
         var described = KerasLayers.Read(store.Layers, new KerasLayers.Origin(path, config?.KerasVersion, null, store.AssumedVersion));
         return new WeightFile(path, Format, described.Tensors, [.. store.Warnings, .. described.Warnings],
             [.. store.Errors, .. described.Errors], [.. notes, .. store.Notes]);
