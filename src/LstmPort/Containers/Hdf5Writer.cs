@@ -223,10 +223,15 @@ public sealed class Hdf5Writer
         type[8] = 0x10; // base: version 1, fixed point, little-endian, unsigned
         BinaryPrimitives.WriteUInt32LittleEndian(type.AsSpan(12), 1);
         BinaryPrimitives.WriteUInt16LittleEndian(type.AsSpan(18), 8);
-        var space = Dataspace([]);
+        return AttributeMessage(name, type, Dataspace([]), 16);
+    }
+
+    /// <summary>Attribute message version 1: name, datatype and dataspace, each padded to 8 bytes; returns where the data goes.</summary>
+    static (byte[] Message, int At) AttributeMessage(string name, byte[] type, byte[] space, long dataBytes)
+    {
         var nameBytes = Encoding.UTF8.GetBytes(name);
         int nameSize = nameBytes.Length + 1;
-        var b = new byte[8 + Align(nameSize) + Align(type.Length) + Align(space.Length) + 16];
+        var b = new byte[8 + Align(nameSize) + Align(type.Length) + Align(space.Length) + dataBytes];
         b[0] = 1;
         BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(2), (ushort)nameSize);
         BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(4), (ushort)type.Length);
@@ -445,18 +450,7 @@ public sealed class Hdf5Writer
         type[0] = 0x13; // version 1, class 3 (string)
         type[1] = (byte)(1 | (ascii ? 0 : 1 << 4)); // null-padded; ASCII or UTF-8
         BinaryPrimitives.WriteUInt32LittleEndian(type.AsSpan(4), (uint)width);
-        var space = Dataspace(scalar ? [] : [items.Count]);
-        var nameBytes = Encoding.UTF8.GetBytes(name);
-        int nameSize = nameBytes.Length + 1;
-        var b = new byte[8 + Align(nameSize) + Align(type.Length) + Align(space.Length) + (long)width * items.Count];
-        b[0] = 1;
-        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(2), (ushort)nameSize);
-        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(4), (ushort)type.Length);
-        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(6), (ushort)space.Length);
-        int p = 8;
-        nameBytes.CopyTo(b, p); p += Align(nameSize);
-        type.CopyTo(b, p); p += Align(type.Length);
-        space.CopyTo(b, p); p += Align(space.Length);
+        var (b, p) = AttributeMessage(name, type, Dataspace(scalar ? [] : [items.Count]), (long)width * items.Count);
         foreach (var v in items) { v.CopyTo(b, p); p += width; }
         return b;
     }
