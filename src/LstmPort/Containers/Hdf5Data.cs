@@ -43,6 +43,7 @@ static class Hdf5Data
     /// </summary>
     public static bool IsDamage(Exception e) =>
         e is EndOfStreamException
+        || e is IOException { TargetSite.Name: "Seek" or "SeekCore" } // a seek before the file's start: an address from the file, not the disk
         || e is not (LstmPortException or OutOfMemoryException or InsufficientExecutionStackException or OperationCanceledException
                      or IOException or UnauthorizedAccessException); // the disk's and the system's failures are read errors, not damage
 

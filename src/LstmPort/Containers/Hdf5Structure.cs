@@ -362,7 +362,8 @@ static class Hdf5Structure
                 if (type != 0x10) continue;
                 long cont = Addr(body, 0, $"a continuation of '{path}'");
                 long len = Len(body, _o, $"a continuation of '{path}'");
-                if (cont == Undef) continue;
+                // An undefined address here would send PureHDF to offset -1.
+                if (cont == Undef) throw Corrupt($"a continuation of '{path}' has no address");
                 Once("cont", cont, $"the object header continuation of '{path}'");
                 var block = Read(cont, len, $"the object header continuation of '{path}'");
                 if (first[0] == 1 && !Sig(first, "OHDR")) Messages1(block, h, path);
@@ -588,7 +589,8 @@ static class Hdf5Structure
                 int cache = (int)U(body, p + 2 * _o, 4);
                 if (cache == 2)
                     Add(g, new Link(name, LinkKind.Soft, Undef, HeapString(heap, (long)U(body, p + 2 * _o + 8, 4), what)));
-                else if (oh != Undef)
+                else if (oh == Undef) throw Corrupt($"entry '{name}' of group '{g.Path}' points at no object (an undefined address)");
+                else
                 {
                     if (cache == 1) _cachedTables.TryAdd(oh, (Addr(body, p + 2 * _o + 8, what), Addr(body, p + 3 * _o + 8, what)));
                     Add(g, new Link(name, LinkKind.Hard, oh, ""));
@@ -634,7 +636,11 @@ static class Hdf5Structure
             p += (int)nameLength;
             switch (type)
             {
-                case 0: Add(g, new Link(name, LinkKind.Hard, Addr(b, p, $"link '{Join(g.Path, name)}'"), "")); break;
+                case 0:
+                    long target = Addr(b, p, $"link '{Join(g.Path, name)}'");
+                    if (target == Undef) throw Corrupt($"link '{Join(g.Path, name)}' points at no object (an undefined address)");
+                    Add(g, new Link(name, LinkKind.Hard, target, ""));
+                    break;
                 case 1 or 64:
                 {
                     int valueLength = (int)U(b, p, 2);

@@ -69,7 +69,8 @@ public static class WeightReader
         // System.Exception on a broken object header, an index out of range, ...) is this file's
         // CorruptFile, never a raw exception; so is an allocation sized from a corrupt header that the
         // runtime refuses (OutOfMemoryException). I/O failures are the caller's FileReadError.
-        catch (Exception e) when (e is EndOfStreamException or not (IOException or UnauthorizedAccessException or InsufficientExecutionStackException or OperationCanceledException))
+        catch (Exception e) when (e is EndOfStreamException or IOException { TargetSite.Name: "Seek" or "SeekCore" } // a seek before the start: an address from the file
+            or not (IOException or UnauthorizedAccessException or InsufficientExecutionStackException or OperationCanceledException))
         {
             throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}' is not a valid {reader.Format} file: {e.Message}", path, e);
         }

@@ -325,4 +325,25 @@ public sealed class Hdf5StructureTests
         Assert.Equal(ErrorIds.CorruptFile, e.ErrorId);
         Assert.Contains("does not resolve within 16 hops", e.Message);
     }
+
+    [SkippableFact]
+    public void Undefined_addresses_where_an_object_must_be_are_refused()
+    {
+        using var dir = new TempDir();
+        // PureHDF would seek to offset -1 (an IOException, not damage, to .NET).
+        var path = H5py(dir, "entry.h5", KerasLike);
+        var map = H5Map.Parse(File.ReadAllBytes(path))!;
+        var entry = map.Entries.First(e => e.Name == "kernel:0");
+        var data = (byte[])map.Data.Clone();
+        Bytes.Write(data, entry.At + map.O, map.O, ulong.MaxValue);
+        File.WriteAllBytes(path, data);
+        Refused(path, "entry 'kernel:0' of group '/model_weights/lstm/lstm/lstm_cell' points at no object");
+
+        path = H5py(dir, "cont.h5", "g = f.create_group('g')\nf.create_group('h')\nf['d'] = np.zeros(100)\nfor i in range(6): g.attrs[f'a{i}'] = np.zeros((50,), 'f8')", ", libver='latest'");
+        map = H5Map.Parse(File.ReadAllBytes(path))!;
+        data = (byte[])map.Data.Clone();
+        Bytes.Write(data, map.Messages.First(m => m.Type == 0x10).Body, map.O, ulong.MaxValue);
+        File.WriteAllBytes(path, data);
+        Refused(path, "a continuation of '/g' has no address");
+    }
 }
