@@ -100,8 +100,13 @@ public sealed class KerasHdf5Writer : IWeightWriter
     static IEnumerable<int> ChunkSizes(int count, int chunks) =>
         Enumerable.Range(0, chunks).Select(i => count / chunks + (i < count % chunks ? 1 : 0));
 
-    /// <summary>Checks every tensor and groups them into Keras layers in the order the loader needs.</summary>
-    internal static List<Layer> Plan(IReadOnlyList<LstmTensor> tensors, string path)
+    /// <summary>
+    /// What both Keras writers check first: Keras layout, a dtype the file holds (<paramref name="holds"/>
+    /// names the file in the message), the writer's own <paramref name="check"/>; then the tensors by
+    /// layer, layers in first-seen order.
+    /// </summary>
+    internal static List<(string Name, List<LstmTensor> Tensors)> GroupByLayer(
+        IReadOnlyList<LstmTensor> tensors, string path, string[] dtypes, string holds, Action<LstmTensor> check)
     {
         var layers = new List<(string Name, List<LstmTensor> Tensors)>();
         var index = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -110,12 +115,10 @@ public sealed class KerasHdf5Writer : IWeightWriter
             if (t.Layout != Layout.Keras)
                 throw new LstmPortException(ErrorIds.NotKerasLayout,
                     $"'{path}': '{t.Name}' is in the {t.Layout} layout, but a Keras weights file holds Keras-layout tensors; convert with ConvertTo-KerasLayout first.", t.Name);
-            if (!FloatTypes.Contains(t.DType))
+            if (!dtypes.Contains(t.DType))
                 throw new LstmPortException(ErrorIds.UnsupportedDType,
-                    $"'{path}': '{t.Name}' has dtype {t.DType}; Keras weights files hold float32, float64 or float16.", t.Name);
-            if (!ValidSegment(t.Layer))
-                throw new LstmPortException(ErrorIds.InvalidTensorName,
-                    $"'{path}': '{t.Name}' belongs to layer '{t.Layer}'; a Keras layer name must be non-empty and without '/'.", t.Name);
+                    $"'{path}': '{t.Name}' has dtype {t.DType}; {holds} {string.Join(", ", dtypes)}.", t.Name);
+            check(t);
             if (!index.TryGetValue(t.Layer, out var i))
             {
                 index[t.Layer] = i = layers.Count;
@@ -123,6 +126,18 @@ public sealed class KerasHdf5Writer : IWeightWriter
             }
             layers[i].Tensors.Add(t);
         }
+        return layers;
+    }
+
+    /// <summary>Checks every tensor and groups them into Keras layers in the order the loader needs.</summary>
+    internal static List<Layer> Plan(IReadOnlyList<LstmTensor> tensors, string path)
+    {
+        var layers = GroupByLayer(tensors, path, FloatTypes, "Keras weights files hold", t =>
+        {
+            if (!ValidSegment(t.Layer))
+                throw new LstmPortException(ErrorIds.InvalidTensorName,
+                    $"'{path}': '{t.Name}' belongs to layer '{t.Layer}'; a Keras layer name must be non-empty and without '/'.", t.Name);
+        });
 
         var result = new List<Layer>();
         foreach (var (name, list) in layers)

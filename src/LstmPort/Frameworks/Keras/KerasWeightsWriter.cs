@@ -70,27 +70,13 @@ public sealed partial class KerasWeightsWriter : IWeightWriter
     /// <summary>Checks every tensor and places each at its dataset path, before anything is written.</summary>
     internal static Plan MakePlan(IReadOnlyList<LstmTensor> tensors, string path)
     {
-        var layers = new List<(string Name, List<LstmTensor> Tensors)>();
-        var index = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var t in tensors)
+        var layers = KerasHdf5Writer.GroupByLayer(tensors, path, Types, "a Keras 3 weights file holds", t =>
         {
-            if (t.Layout != Layout.Keras)
-                throw new LstmPortException(ErrorIds.NotKerasLayout,
-                    $"'{path}': '{t.Name}' is in the {t.Layout} layout, but a Keras weights file holds Keras-layout tensors; convert with ConvertTo-KerasLayout first.", t.Name);
-            if (!Types.Contains(t.DType))
-                throw new LstmPortException(ErrorIds.UnsupportedDType,
-                    $"'{path}': '{t.Name}' has dtype {t.DType}; a Keras 3 weights file holds {string.Join(", ", Types)}.", t.Name);
             if (t.Config.TryGetValue(ConfigKeys.Cudnn, out var cudnn) && cudnn is true)
                 throw new LstmPortException(ErrorIds.NotKerasLayout,
                     $"'{path}': '{t.Name}' is a CuDNNLSTM/CuDNNGRU weight (doubled bias, CuDNN kernel layout), which Keras 3 has no layer for; " +
                     "ConvertTo-KerasLayout brings it to a plain LSTM/GRU's layout first.", t.Name);
-            if (!index.TryGetValue(t.Layer, out var i))
-            {
-                index[t.Layer] = i = layers.Count;
-                layers.Add((t.Layer, []));
-            }
-            layers[i].Tensors.Add(t);
-        }
+        });
 
         var variables = new List<Variable>();
         var objectNames = new Dictionary<string, string>(StringComparer.Ordinal) { [""] = ModelName };
