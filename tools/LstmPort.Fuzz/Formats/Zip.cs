@@ -80,7 +80,7 @@ public static class Zip
             }
             return items;
         }
-        catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException or InvalidDataException or OverflowException)
+        catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException or InvalidDataException or OverflowException or EndOfStreamException)
         {
             return null;
         }
