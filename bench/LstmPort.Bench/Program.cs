@@ -11,7 +11,8 @@ string? outDir = null;
 string? oldModule = null;
 string[]? only = null;
 bool cmdletsToo = true;
-const string Usage = "usage: [--size 1GB] [--runs 3] [--out DIR] [--paths keras2pth,pth2keras,st2pth,pth2st,tf2pth,onnx2pth,pth2onnx] [--reverse] [--old DIR] [--no-cmdlets]";
+bool profile = false;
+const string Usage = "usage: [--size 1GB] [--runs 3] [--out DIR] [--paths keras2pth,pth2keras,st2pth,pth2st,tf2pth,onnx2pth,pth2onnx] [--reverse] [--old DIR] [--no-cmdlets] [--profile]";
 for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -23,6 +24,7 @@ for (int i = 0; i < args.Length; i++)
         case "--reverse": only = ["pth2keras"]; break; // the earlier spelling of --paths pth2keras
         case "--old": oldModule = Path.GetFullPath(args[++i]); break;
         case "--no-cmdlets": cmdletsToo = false; break;
+        case "--profile": profile = true; break;
         default: Console.Error.WriteLine($"unknown argument {args[i]}; {Usage}"); return 2;
     }
 }
@@ -81,6 +83,8 @@ foreach (var f in new[] { model, pth, safetensors, onnx, ckpt + ".data-00000-of-
 
 // ---- the paths: what each runs, its Python baseline, the file cp copies, how outputs are checked ----
 string Out(string name) => Path.Combine(outDir, name);
+var copy = Out("copy.bin");
+if (profile) return Profile();
 var paths = new List<PathBench>
 {
     new("keras2pth", "Keras .h5 -> .pth", PowerShell("convert.ps1", model, Out("lstmport.pth")), Out("lstmport.pth"),
@@ -112,7 +116,6 @@ if (only is not null)
 
 // ---- one series: every round runs every path, and within a path the product, the older build
 // (--old), Python and cp + sync in an order that rotates from round to round ----
-var copy = Out("copy.bin");
 foreach (var p in paths)
 {
     p.Series.Add(("LstmPort", p.Ours, p.OursOut, []));
@@ -197,6 +200,58 @@ if (cmdletsToo)
         : $"host start + Import-Module + a command (whole process, median of 3): {Median(import.Select(s => s.Wall)) * 1000:F0} ms");
 }
 return status;
+
+// Where the forward path's time goes: processes that stop after each step (host start, Import-Module,
+// libtorch load, reading the metadata), the whole conversion and cp + sync, alternating; the
+// differences of the medians are each step's cost. Then stages.ps1 (read, transform, write in one process).
+int Profile()
+{
+    var target = Out("profile.pth");
+    string Step(string body) => pwsh is not null ? body : body.Replace($"Import-Module '{psd1}'; ", "");
+    string[] Ps(string body) => pwsh is not null ? [pwsh, "-NoProfile", "-Command", body] : ["dotnet", hostDll, "-Command", body];
+    var steps = new List<(string Name, string[] Command, List<Sample> Samples)>
+    {
+        ("host start", Ps("exit 0"), []),
+        ("+ Import-Module", Ps(Step($"Import-Module '{psd1}'; exit 0")), []),
+        ("+ libtorch load", Ps(Step($"Import-Module '{psd1}'; [LstmPort.Runtime.TorchRuntime]::EnsureLoaded(); exit 0")), []),
+        ("+ metadata (Get-LstmWeights)", Ps(Step($"Import-Module '{psd1}'; [LstmPort.Runtime.TorchRuntime]::EnsureLoaded(); $null = @(Get-LstmWeights '{model}' -WarningAction SilentlyContinue); exit 0")), []),
+        ("whole conversion (convert.ps1)", PowerShell("convert.ps1", model, target), []),
+        ("cp + sync of the .h5", ["sh", "-c", $"rm -f '{copy}' && cp '{model}' '{copy}' && sync '{copy}'"], []),
+    };
+    for (int r = 0; r < runs; r++)
+    {
+        for (int k = 0; k < steps.Count; k++)
+        {
+            var (name, command, samples) = steps[(k + r) % steps.Count];
+            samples.Add(Check(Run(command), name));
+        }
+        Console.WriteLine($"  run {r + 1}: " + string.Join("   ", steps.Select(x => $"{x.Name} {x.Samples[^1].Wall:F2} s")));
+    }
+    File.Delete(copy);
+    Console.WriteLine();
+    Console.WriteLine($"load average after the series: {LoadAverage()}");
+    Console.WriteLine($"{"",-34} {"wall median",12} {"wall min-max",16} {"peak RSS median",16} {"minor faults",13} {"major",6} {"user",7} {"sys",7}");
+    foreach (var x in steps) Report(x.Name, x.Samples);
+    Console.WriteLine();
+    Console.WriteLine("| step | process ends after it: wall median | this step's share (difference of medians) | user + sys CPU |");
+    Console.WriteLine("|---|---|---|---|");
+    double previous = 0;
+    foreach (var x in steps.Take(5))
+    {
+        double w = Median(x.Samples.Select(s => s.Wall));
+        Console.WriteLine($"| {x.Name} | {w:F2} s | {w - previous:F2} s | {Median(x.Samples.Select(s => s.User)):F2} + {Median(x.Samples.Select(s => s.Sys)):F2} s |");
+        previous = w;
+    }
+    var cp = Median(steps[^1].Samples.Select(s => s.Wall));
+    Console.WriteLine($"| cp + sync of the .h5 | {cp:F2} s | | |");
+    Console.WriteLine($"whole conversion / (cp + sync): {Median(steps[4].Samples.Select(s => s.Wall)) / cp:F1}x; host start + Import-Module + libtorch alone: {Median(steps[2].Samples.Select(s => s.Wall)) / cp:F1}x");
+    Console.WriteLine();
+    Console.WriteLine("stages.ps1 (one process, everything held; ms since the previous line, VmHWM):");
+    for (int r = 0; r < Math.Min(runs, 3); r++)
+        Console.WriteLine(Check(Run(PowerShell("stages.ps1", model, target)), "stages.ps1").Output.TrimEnd());
+    File.Delete(target);
+    return 0;
+}
 
 // The same command against the older module (pwsh: its psd1; embedded host: LSTMPORT_MODULE is not a thing,
 // so the older build is only supported under pwsh, as before).

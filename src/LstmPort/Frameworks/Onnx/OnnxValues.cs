@@ -68,6 +68,24 @@ internal sealed class OnnxScope
     /// <summary>The value as a new tensor (the caller owns it).</summary>
     public Tensor Value(string name) => Value(name, 0);
 
+    /// <summary>
+    /// The value's dtype: an initializer's from its proto, checked as <see cref="Decode"/> checks it but
+    /// without reading its data (listing a 1 GB model decoded every weight: issue 18); a computed
+    /// value's by folding it.
+    /// </summary>
+    public ScalarType DType(string name)
+    {
+        if (Find(name) is not { } init)
+        {
+            using var t = Value(name, 0);
+            return t.dtype;
+        }
+        var (_, dtype, bytes) = Checked(init);
+        // External data: its location and size are checked now (opening it reads nothing), as decoding did.
+        if (init.IsExternal) using (_file.OpenExternal(init, bytes)) { }
+        return dtype;
+    }
+
     OnnxTensorProto? Find(string name) =>
         _supplied.TryGetValue(name, out var s) ? s : _initializers.TryGetValue(name, out var t) ? t : _outer?.Find(name);
 
@@ -216,25 +234,20 @@ internal sealed class OnnxScope
     }
 
     /// <summary>A TensorProto's values as a new tensor: raw_data, typed data or external data, every size checked before allocation.</summary>
-    public static Tensor Decode(OnnxTensorProto t, OnnxFile file)
+    /// <summary>A TensorProto's dims, dtype and byte size, checked against what it holds (external data is checked when read).</summary>
+    static (long[] Dims, ScalarType DType, long Bytes) Checked(OnnxTensorProto t)
     {
         var dims = CheckedDims(t);
         long n = dims.Aggregate(1L, (a, d) => a * d);
         var dtype = OnnxDataType.Scalar(t.DataType)
             ?? throw new LstmPortException(ErrorIds.UnsupportedDType, $"tensor '{t.Name}' has ONNX data type {t.DataType}, which LstmPort does not read.", t.Name);
         long bytes = n * DTypes.Size(dtype);
-        if (t.IsExternal)
-        {
-            using var s = file.OpenExternal(t, bytes);
-            return TensorMemory.Read(s, dims, dtype);
-        }
+        if (t.IsExternal) return (dims, dtype, bytes);
         if (t.Raw is { } raw)
         {
             if (raw.Length != bytes)
                 throw new LstmPortException(ErrorIds.TensorSizeMismatch, $"tensor '{t.Name}' is [{string.Join(",", dims)}] {DTypes.Name(dtype)} = {bytes} bytes, but its raw_data has {raw.Length}.", t.Name);
-            if (!MemoryMarshal.TryGetArray(raw, out var seg)) seg = new ArraySegment<byte>(raw.ToArray());
-            using var ms = new MemoryStream(seg.Array!, seg.Offset, seg.Count, writable: false);
-            return TensorMemory.Read(ms, dims, dtype);
+            return (dims, dtype, bytes);
         }
         long count = dtype switch
         {
@@ -245,6 +258,24 @@ internal sealed class OnnxScope
         };
         if (count != n)
             throw new LstmPortException(ErrorIds.TensorSizeMismatch, $"tensor '{t.Name}' is [{string.Join(",", dims)}] ({n} values) but holds {count}.", t.Name);
+        return (dims, dtype, bytes);
+    }
+
+    public static unsafe Tensor Decode(OnnxTensorProto t, OnnxFile file)
+    {
+        var (dims, dtype, bytes) = Checked(t);
+        if (t.IsExternal)
+        {
+            using var s = file.OpenExternal(t, bytes);
+            return TensorMemory.Read(s, dims, dtype);
+        }
+        if (t.Raw is { } raw)
+        {
+            // Read in place: raw_data may be an array or a mapped file (Runtime.MappedFile), never copied first.
+            using var pin = raw.Pin();
+            using var ms = new UnmanagedMemoryStream((byte*)pin.Pointer, raw.Length);
+            return TensorMemory.Read(ms, dims, dtype);
+        }
         TorchRuntime.EnsureLoaded();
         switch (dtype)
         {
