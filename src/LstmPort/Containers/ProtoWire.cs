@@ -159,6 +159,21 @@ public sealed class ProtoWriter
 
     public ProtoWriter Message(int field, ProtoWriter message) => Bytes(field, message._out.GetBuffer().AsSpan(0, (int)message._out.Length));
 
+    /// <summary>A length-delimited field's tag and length only: its <paramref name="length"/> bytes are written after (streamed).</summary>
+    public ProtoWriter LengthPrefix(int field, long length)
+    {
+        Tag(field, ProtoReader.LengthDelimited);
+        VarintRaw((ulong)length);
+        return this;
+    }
+
+    /// <summary>Another writer's bytes as they are (the rest of a message begun with <see cref="LengthPrefix"/>).</summary>
+    public ProtoWriter Raw(ProtoWriter other)
+    {
+        _out.Write(other._out.GetBuffer().AsSpan(0, (int)other._out.Length));
+        return this;
+    }
+
     /// <summary>A packed repeated int64 field.</summary>
     public ProtoWriter PackedInt64(int field, IEnumerable<long> values)
     {

@@ -40,7 +40,9 @@ public sealed class OnnxReader : IWeightReader
         long length = new FileInfo(path).Length;
         if (length > MaxModelBytes)
             throw new LstmPortException(ErrorIds.TensorTooLarge, $"'{path}' is {length} bytes; an ONNX model file is at most 2 GB (larger models keep weights in external data).", path);
-        var bytes = File.ReadAllBytes(path);
+        // Mapped, not read: parsing touches only the protobuf's headers, so listing a 1 GB model's
+        // layers reads kilobytes; the initializers' raw data is read when a tensor is used.
+        var bytes = LstmPort.Runtime.MappedFile.Open(path);
         OnnxModel model;
         try { model = OnnxProto.ParseModel(bytes); }
         catch (InvalidDataException e) { throw new LstmPortException(ErrorIds.CorruptFile, $"'{path}' is not a valid ONNX model: {e.Message}.", path, e); }
@@ -136,7 +138,8 @@ public sealed class OnnxReader : IWeightReader
         {
             var shape = scope.Shape(value);
             if (shape.Any(d => d > int.MaxValue)) throw new LstmPortException(ErrorIds.TensorTooLarge, $"'{value}' has a dimension above 2^31.", value);
-            // The dtype: an initializer's is in its proto; a folded value's comes from folding it (once).
+            using var d = NewDisposeScope();
+            // The dtype: an initializer's is in its proto (its data is not read); a folded value's comes from folding it (once).
             return (shape.Select(x => (int)x).ToArray(), DTypes.Name(scope.DType(value)));
         }
 

@@ -73,16 +73,12 @@ internal sealed class OnnxScope
     /// <summary>The value's shape (folding it once when it is computed).</summary>
     public long[] Shape(string name) => Find(name) is { } init ? CheckedDims(init) : Described(name).Shape;
 
-    /// <summary>The value's dtype (folding it once when it is computed).</summary>
-    public ScalarType DType(string name) => Described(name).DType;
-
     // Shape and dtype of each folded value, kept after its first fold: describing a layer asks for both more than once.
     readonly Dictionary<string, (long[] Shape, ScalarType DType)> _described = new(StringComparer.Ordinal);
 
     (long[] Shape, ScalarType DType) Described(string name)
     {
         if (_described.TryGetValue(name, out var known)) return known;
-        // An initializer is decoded too (external data, sizes): its damage is found when the file is read, not when the weight is used.
         using var t = Value(name);
         return _described[name] = (t.shape, t.dtype);
     }
@@ -115,6 +111,20 @@ internal sealed class OnnxScope
     }
 
     static long Bytes(Tensor t) => t.numel() * t.element_size();
+
+    /// <summary>
+    /// The value's dtype: an initializer's from its proto, checked as <see cref="Decode"/> checks it but
+    /// without reading its data (listing a 1 GB model decoded every weight: issue 18); a computed
+    /// value's by folding it, once.
+    /// </summary>
+    public ScalarType DType(string name)
+    {
+        if (Find(name) is not { } init) return Described(name).DType;
+        var (_, dtype, bytes) = Checked(init);
+        // External data: its location and size are checked now (opening it reads nothing), as decoding did.
+        if (init.IsExternal) using (_file.OpenExternal(init, bytes)) { }
+        return dtype;
+    }
 
     OnnxTensorProto? Find(string name) =>
         _supplied.TryGetValue(name, out var s) ? s : _initializers.TryGetValue(name, out var t) ? t : _outer?.Find(name);
@@ -290,25 +300,20 @@ internal sealed class OnnxScope
     }
 
     /// <summary>A TensorProto's values as a new tensor: raw_data, typed data or external data, every size checked before allocation.</summary>
-    public static Tensor Decode(OnnxTensorProto t, OnnxFile file)
+    /// <summary>A TensorProto's dims, dtype and byte size, checked against what it holds (external data is checked when read).</summary>
+    static (long[] Dims, ScalarType DType, long Bytes) Checked(OnnxTensorProto t)
     {
         var dims = CheckedDims(t);
         long n = dims.Aggregate(1L, (a, d) => a * d);
         var dtype = OnnxDataType.Scalar(t.DataType)
             ?? throw new LstmPortException(ErrorIds.UnsupportedDType, $"tensor '{t.Name}' has ONNX data type {t.DataType}, which LstmPort does not read.", t.Name);
         long bytes = n * DTypes.Size(dtype);
-        if (t.IsExternal)
-        {
-            using var s = file.OpenExternal(t, bytes);
-            return TensorMemory.Read(s, dims, dtype);
-        }
+        if (t.IsExternal) return (dims, dtype, bytes);
         if (t.Raw is { } raw)
         {
             if (raw.Length != bytes)
                 throw new LstmPortException(ErrorIds.TensorSizeMismatch, $"tensor '{t.Name}' is [{string.Join(",", dims)}] {DTypes.Name(dtype)} = {bytes} bytes, but its raw_data has {raw.Length}.", t.Name);
-            if (!MemoryMarshal.TryGetArray(raw, out var seg)) seg = new ArraySegment<byte>(raw.ToArray());
-            using var ms = new MemoryStream(seg.Array!, seg.Offset, seg.Count, writable: false);
-            return TensorMemory.Read(ms, dims, dtype);
+            return (dims, dtype, bytes);
         }
         long count = dtype switch
         {
@@ -319,6 +324,24 @@ internal sealed class OnnxScope
         };
         if (count != n)
             throw new LstmPortException(ErrorIds.TensorSizeMismatch, $"tensor '{t.Name}' is [{string.Join(",", dims)}] ({n} values) but holds {count}.", t.Name);
+        return (dims, dtype, bytes);
+    }
+
+    public static unsafe Tensor Decode(OnnxTensorProto t, OnnxFile file)
+    {
+        var (dims, dtype, bytes) = Checked(t);
+        if (t.IsExternal)
+        {
+            using var s = file.OpenExternal(t, bytes);
+            return TensorMemory.Read(s, dims, dtype);
+        }
+        if (t.Raw is { } raw)
+        {
+            // Read in place: raw_data may be an array or a mapped file (Runtime.MappedFile), never copied first.
+            using var pin = raw.Pin();
+            using var ms = new UnmanagedMemoryStream((byte*)pin.Pointer, raw.Length);
+            return TensorMemory.Read(ms, dims, dtype);
+        }
         TorchRuntime.EnsureLoaded();
         switch (dtype)
         {
