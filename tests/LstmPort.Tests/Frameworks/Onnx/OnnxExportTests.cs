@@ -1,5 +1,7 @@
 using static TorchSharp.torch;
+using LstmPort.Formats;
 using LstmPort.Frameworks.Onnx;
+using LstmPort.Runtime;
 
 namespace LstmPort.Tests;
 
@@ -56,5 +58,35 @@ public sealed class OnnxExportTests(ModuleSession ps) : IClassFixture<ModuleSess
         Assert.StartsWith(ErrorIds.TruncatedFile, run.Output.Single().ToString());
         Assert.Equal("precious", File.ReadAllText(target));
         Assert.Equal(["m.onnx"], FilesIn(dir));
+    }
+
+    [Fact]
+    public void A_100_MB_model_is_written_front_to_back_without_a_managed_copy_of_its_data()
+    {
+        TorchRuntime.EnsureLoaded();
+        // Four LSTM layers (W 16 MB, R 4 MB each), each tensor computed when the writer borrows it and freed after.
+        const int h = 512, input = 2048;
+        var tensors = new List<LstmTensor>();
+        for (int i = 0; i < 4; i++)
+        {
+            float v = i;
+            tensors.Add(new LstmTensor($"lstm{i}.W", $"lstm{i}", LayerType.LSTM, TensorRole.Kernel, Layout.Onnx, [1, 4 * h, input], "float32",
+                () => full(1, 4 * h, input, v), reloadable: true, gateOrder: GateOrder.IOFC, units: h, inputSize: input));
+            tensors.Add(new LstmTensor($"lstm{i}.R", $"lstm{i}", LayerType.LSTM, TensorRole.RecurrentKernel, Layout.Onnx, [1, 4 * h, h], "float32",
+                () => full(1, 4 * h, h, v + 0.5f), reloadable: true, gateOrder: GateOrder.IOFC, units: h, inputSize: input));
+        }
+        using var dir = new TempDir();
+        var path = dir.File("big.onnx");
+        WeightWriter.Write(path, tensors.Take(2).ToList(), overwrite: true); // first use: JIT and pools
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        WeightWriter.Write(path, tensors, overwrite: true);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        // Building the model in memory held every initializer several times over (issue 18); headers are a few KB.
+        Assert.True(allocated < 8 << 20, $"writing 80 MB allocated {allocated:N0} managed bytes");
+
+        var back = WeightReader.Read(path).Tensors;
+        Assert.Equal(8, back.Count);
+        Assert.Equal([0f, 0.5f, 1f, 1.5f, 2f, 2.5f, 3f, 3.5f], back.Select(t => t.Tensor.flatten()[-1].item<float>()).Order());
     }
 }
