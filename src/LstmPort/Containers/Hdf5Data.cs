@@ -15,6 +15,27 @@ static class Hdf5Data
     public static readonly byte[] Signature = [0x89, (byte)'H', (byte)'D', (byte)'F', 0x0D, 0x0A, 0x1A, 0x0A];
 
     /// <summary>
+    /// What a reader checks before PureHDF opens a file: the HDF5 signature (UnknownFormat, naming
+    /// <paramref name="expected"/> when given), a superblock that fits the file, and the metadata
+    /// (<see cref="Hdf5Structure"/>: PureHDF follows looping links and trees until the stack overflows).
+    /// </summary>
+    public static void CheckBeforeOpening(string path, string? expected = null)
+    {
+        var head = new byte[64];
+        long length;
+        using (var f = File.OpenRead(path))
+        {
+            length = f.Length;
+            head = head[..f.ReadAtLeast(head, head.Length, throwOnEndOfStream: false)];
+        }
+        if (!head.AsSpan().StartsWith(Signature))
+            throw new LstmPortException(ErrorIds.UnknownFormat,
+                $"'{path}' is not an HDF5 file: it does not start with the HDF5 signature{(expected is null ? "" : "; expected " + expected)}.", path);
+        CheckNotTruncated(path, head, length);
+        Hdf5Structure.Check(path);
+    }
+
+    /// <summary>
     /// A file cut short still opens in most HDF5 readers and fails later at some random read; the
     /// superblock records the file's end, so compare that with the real length first.
     /// </summary>

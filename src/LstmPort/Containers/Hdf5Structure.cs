@@ -23,11 +23,25 @@ static class Hdf5Structure
     public const int MaxSoftLinkHops = 16;
 
     /// <summary>Checks the HDF5 file at <paramref name="path"/>; throws CorruptFile (or TruncatedFile) when it is hostile or damaged.</summary>
+    /// <remarks>
+    /// A file that passed is remembered with its length and write time: detection, the reader and each
+    /// lazy load ask about the same file, and only one that changed since is walked again.
+    /// </remarks>
     public static void Check(string path)
     {
         using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        var stamp = (RandomAccess.GetLength(handle), File.GetLastWriteTimeUtc(handle));
+        var full = Path.GetFullPath(path);
+        if (Passed.TryGetValue(full, out var known) && known == stamp) return;
         new Walker(new HandleSource(handle), path).Run();
+        // File times tick coarsely (a few ms): a file written in the last seconds could change again
+        // under the same stamp, so it is not remembered (git's "racy" rule).
+        if (DateTime.UtcNow - stamp.Item2 < TimeSpan.FromSeconds(2)) return;
+        if (Passed.Count >= 256) Passed.Clear();
+        Passed[full] = stamp;
     }
+
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<string, (long Length, DateTime Written)> Passed = new(StringComparer.Ordinal);
 
     /// <summary>Checks an HDF5 file held in memory (a .keras archive's weights); <paramref name="path"/> names it in errors.</summary>
     public static void Check(byte[] data, string path) => new Walker(new ArraySource(data), path).Run();

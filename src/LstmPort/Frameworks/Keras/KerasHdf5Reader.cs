@@ -24,18 +24,7 @@ public sealed class KerasHdf5Reader : IWeightReader
 
     public WeightFile Read(string path, ReadOptions options)
     {
-        var head = new byte[64];
-        long length;
-        using (var f = File.OpenRead(path))
-        {
-            length = f.Length;
-            head = head[..f.ReadAtLeast(head, head.Length, throwOnEndOfStream: false)];
-        }
-        if (!head.AsSpan().StartsWith(Hdf5Data.Signature))
-            throw new LstmPortException(ErrorIds.UnknownFormat, $"'{path}' is not an HDF5 file: it does not start with the HDF5 signature.", path);
-        Hdf5Data.CheckNotTruncated(path, head, length);
-        // PureHDF follows looping links and trees until the stack overflows: the metadata is checked first.
-        Hdf5Structure.Check(path);
+        Hdf5Data.CheckBeforeOpening(path);
 
         try
         {
@@ -157,21 +146,10 @@ public sealed class KerasHdf5Reader : IWeightReader
     /// Lazy loads that open the file again when a tensor is used. Its metadata was checked when it was
     /// listed; a file changed since then is checked again before PureHDF follows its links.
     /// </summary>
-    internal static Func<DatasetRef, Func<TorchSharp.torch.Tensor>> Reopening(string path)
+    internal static Func<DatasetRef, Func<TorchSharp.torch.Tensor>> Reopening(string path) => d => () =>
     {
-        var listed = Stamp(path);
-        return d => () =>
-        {
-            var now = Stamp(path);
-            if (now != listed) Hdf5Structure.Check(path);
-            using var again = H5File.OpenRead(path);
-            return LoadDataset(again, d, now.Length);
-        };
-    }
-
-    static (long Length, DateTime Written) Stamp(string path)
-    {
-        var f = new FileInfo(path);
-        return (f.Length, f.LastWriteTimeUtc);
-    }
+        Hdf5Structure.Check(path);
+        using var again = H5File.OpenRead(path);
+        return LoadDataset(again, d, new FileInfo(path).Length);
+    };
 }

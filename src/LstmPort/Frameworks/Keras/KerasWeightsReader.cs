@@ -26,18 +26,7 @@ public sealed class KerasWeightsReader : IWeightReader
 
     public WeightFile Read(string path, ReadOptions options)
     {
-        var head = new byte[64];
-        long length;
-        using (var f = File.OpenRead(path))
-        {
-            length = f.Length;
-            head = head[..f.ReadAtLeast(head, head.Length, throwOnEndOfStream: false)];
-        }
-        if (!head.AsSpan().StartsWith(Hdf5Data.Signature))
-            throw new LstmPortException(ErrorIds.UnknownFormat, $"'{path}' is not an HDF5 file: it does not start with the HDF5 signature; expected a Keras 3 .weights.h5 file.", path);
-        Hdf5Data.CheckNotTruncated(path, head, length);
-        // PureHDF follows looping links and trees until the stack overflows: the metadata is checked first.
-        Hdf5Structure.Check(path);
+        Hdf5Data.CheckBeforeOpening(path, "a Keras 3 .weights.h5 file");
 
         var notes = new List<string>();
         // Whatever -Config says comes first; a config.json beside the file is the next best.
