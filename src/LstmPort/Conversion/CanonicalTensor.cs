@@ -1,4 +1,5 @@
 using static TorchSharp.torch;
+using LstmPort.Runtime;
 
 namespace LstmPort.Conversion;
 
@@ -55,6 +56,24 @@ public sealed class CanonicalTensor
             using var y = b._borrow();
             using var scope = NewDisposeScope();
             return Owned(compute(x.Tensor, y.Tensor));
+        });
+
+    /// <summary>
+    /// Several tensors stacked along a new first dimension, computed when borrowed: each part is
+    /// borrowed in turn, <paramref name="fill"/> writes it into its slice (converting the dtype), and it is freed.
+    /// </summary>
+    public static CanonicalTensor Stack(IReadOnlyList<CanonicalTensor> parts, int[] shape, string dtype, Action<Tensor, Tensor> fill) =>
+        new(shape, dtype, parts.Select(p => p.Source).FirstOrDefault(s => s is not null), () =>
+        {
+            using var scope = NewDisposeScope();
+            var result = TensorMemory.Empty(shape.Select(d => (long)d).ToArray(), DTypes.Parse(dtype));
+            for (int i = 0; i < parts.Count; i++)
+            {
+                using var part = parts[i]._borrow();
+                using var slice = result[i];
+                fill(part.Tensor, slice);
+            }
+            return Owned(result);
         });
 
     /// <summary>The data for one use; disposing the lease frees it when it was made for this use.</summary>

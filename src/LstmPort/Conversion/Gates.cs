@@ -1,4 +1,5 @@
 using TorchSharp;
+using LstmPort.Runtime;
 
 namespace LstmPort.Conversion;
 
@@ -47,9 +48,29 @@ public static class Gates
     public static torch.Tensor Reorder(torch.Tensor t, long dim, GateOrder from, GateOrder to)
     {
         if (SameOrder(from, to)) return t;
+        // Into pooled memory: a large tensor from libtorch's allocator is fresh pages every time.
+        var result = TensorMemory.Empty(t.shape, t.dtype);
+        try { CopyInOrder(t, result, dim, from, to); }
+        catch { result.Dispose(); throw; }
+        return result;
+    }
+
+    /// <summary>Copies the gate blocks of <paramref name="source"/> into <paramref name="target"/> (same shape, any dtype) in the order <paramref name="to"/>.</summary>
+    public static void CopyInOrder(torch.Tensor source, torch.Tensor target, long dim, GateOrder from, GateOrder to)
+    {
+        if (SameOrder(from, to))
+        {
+            target.copy_(source);
+            return;
+        }
         var perm = Permutation(from, to);
-        var blocks = t.chunk(perm.Length, dim);
-        return torch.cat(perm.Select(p => blocks[p]).ToList(), dim);
+        long n = source.shape[dim] / perm.Length;
+        for (int i = 0; i < perm.Length; i++)
+        {
+            using var d = target.narrow(dim, i * n, n);
+            using var s = source.narrow(dim, perm[i] * n, n);
+            d.copy_(s);
+        }
     }
 
     /// <summary>The gate order of <see cref="CanonicalLayer"/>: PyTorch's.</summary>

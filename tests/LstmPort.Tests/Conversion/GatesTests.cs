@@ -64,3 +64,36 @@ public sealed class GatesTests
         Assert.Throws<ArgumentException>(() => Gates.Count(LayerType.Dense));
     }
 }
+
+/// <summary>A large reorder takes pooled memory (libtorch's allocator gave fresh pages, faulted in one by one, for every tensor).</summary>
+[Collection(nameof(TensorPoolTests))]
+public sealed class GatesPoolTests
+{
+    [Fact]
+    public void A_large_reorder_is_written_into_pooled_memory_with_the_blocks_moved()
+    {
+        TensorPoolTests.EmptyPool();
+        long h = 1024, input = 512; // [4h, input] float32 = 8 MiB
+        using var source = arange(4 * h * input, ScalarType.Float32).reshape(4 * h, input);
+        using (var scope = NewDisposeScope()) // the views below hold the block too
+        {
+            var r = Gates.Reorder(source, 0, GateOrder.IOFC, GateOrder.IFGO);
+            // IOFC to IFGO: target blocks i, f, g, o come from source blocks 0, 2, 3, 1.
+            foreach (var (target, from) in new[] { (0, 0), (1, 2), (2, 3), (3, 1) })
+                Assert.True(r.narrow(0, target * h, h).equal(source.narrow(0, from * h, h)).all().item<bool>());
+        }
+        Assert.True(LstmPort.Runtime.TensorPool.FreeBytes >= 4 * h * input * 4, "the reorder's memory did not come back to the pool");
+        LstmPort.Runtime.TensorPool.Trim();
+    }
+
+    [Fact]
+    public void CopyInOrder_converts_the_dtype_into_the_target()
+    {
+        using var source = tensor(new double[] { 0, 1, 2, 3, 4, 5 });
+        using var target = empty(6, ScalarType.Float32);
+        Gates.CopyInOrder(source, target, 0, GateOrder.ZRH, GateOrder.RZN);
+        Assert.Equal(new float[] { 2, 3, 0, 1, 4, 5 }, target.data<float>().ToArray());
+        Gates.CopyInOrder(source, target, 0, GateOrder.None, GateOrder.None);
+        Assert.Equal(new float[] { 0, 1, 2, 3, 4, 5 }, target.data<float>().ToArray());
+    }
+}

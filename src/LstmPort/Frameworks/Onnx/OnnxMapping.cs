@@ -147,17 +147,13 @@ internal sealed class OnnxMapping : IToCanonical, IFromCanonical
 
         var from = Gates.Canonical(first.LayerType);
         var to = OnnxOps.Order(first.LayerType);
-        Tensor Order(Tensor t) => first.LayerType == LayerType.SimpleRNN ? t : Gates.Reorder(t, 0, from, to);
+        void Order(Tensor source, Tensor target) => Gates.CopyInOrder(source, target, 0, from, to);
         var dtype = first.WeightIh!.DType;
         var st = DTypes.Parse(dtype);
-        CanonicalTensor Stack(int[] shape, Func<CanonicalLayer, CanonicalTensor?> part, int[] partShape, Func<Tensor, Tensor> each)
-        {
-            var parts = halves.Select(c => part(c) ?? CanonicalTensor.Make(partShape, dtype, c.Source, () => zeros(partShape.Select(x => (long)x).ToArray(), st))).ToList();
-            var acc = parts[0].Map([1, .. partShape], t => each(t.to_type(st)).unsqueeze(0));
-            for (int i = 1; i < parts.Count; i++)
-                acc = CanonicalTensor.Combine(acc, parts[i], [i + 1, .. partShape], (a, b) => cat([a, each(b.to_type(st)).unsqueeze(0)], 0));
-            return acc.Map(shape, t => t.contiguous());
-        }
+        // Each direction written into its slice of one new tensor (an absent part is zeros).
+        CanonicalTensor Stack(int[] shape, Func<CanonicalLayer, CanonicalTensor?> part, int[] partShape, Action<Tensor, Tensor> fill) =>
+            CanonicalTensor.Stack(halves.Select(c => part(c) ?? CanonicalTensor.Make(partShape, dtype, c.Source, () => zeros(partShape.Select(x => (long)x).ToArray(), st))).ToList(),
+                shape, dtype, fill);
         var W = Stack([dirs, gates * h, input], c => c.WeightIh, [gates * h, input], Order);
         var R = Stack([dirs, gates * h, h], c => c.WeightHh, [gates * h, h], Order);
         bool hasBias = halves.Any(c => c.BiasIh is not null || c.BiasHh is not null);
@@ -166,7 +162,12 @@ internal sealed class OnnxMapping : IToCanonical, IFromCanonical
         var B = hasBias ? CanonicalTensor.Combine(Wb!, Rb!, [dirs, 2 * gates * h], (a, b) => cat([a, b], 1).contiguous()) : null;
         bool peep = halves.Any(c => c.Peepholes is not null);
         // Canonical peepholes i,f,o; ONNX P i,o,f.
-        var P = peep ? Stack([dirs, 3 * h], c => c.Peepholes, [3 * h], t => cat([t.narrow(0, 0, h), t.narrow(0, 2 * h, h), t.narrow(0, h, h)])) : null;
+        var P = peep ? Stack([dirs, 3 * h], c => c.Peepholes, [3 * h], (s, t) =>
+        {
+            t.narrow(0, 0, h).copy_(s.narrow(0, 0, h));
+            t.narrow(0, h, h).copy_(s.narrow(0, 2 * h, h));
+            t.narrow(0, 2 * h, h).copy_(s.narrow(0, h, h));
+        }) : null;
 
         var config = new Dictionary<string, object?>(StringComparer.OrdinalIgnoreCase)
         {

@@ -337,10 +337,9 @@ internal sealed class OnnxScope
         }
         if (t.Raw is { } raw)
         {
-            // Read in place: raw_data may be an array or a mapped file (Runtime.MappedFile), never copied first.
-            using var pin = raw.Pin();
-            using var ms = new UnmanagedMemoryStream((byte*)pin.Pointer, raw.Length);
-            return TensorMemory.Read(ms, dims, dtype);
+            // raw_data may be an array or a mapped file (Runtime.MappedFile): copied once into the tensor either way.
+            using var s = MappedFile.OpenRead(raw);
+            return TensorMemory.Read(s, dims, dtype);
         }
         TorchRuntime.EnsureLoaded();
         switch (dtype)

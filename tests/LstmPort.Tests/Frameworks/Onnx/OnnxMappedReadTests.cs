@@ -33,4 +33,23 @@ public sealed class OnnxMappedReadTests
         WeightWriter.Write(path, onnx.Tensors, overwrite: true);
         Assert.True(file.Tensors[0].Tensor.equal(onnx.Tensors[0].Tensor).all().item<bool>());
     }
+
+    [Fact]
+    public void A_file_cut_short_after_it_was_listed_reads_as_TruncatedFile_not_a_fault_on_the_mapping()
+    {
+        using var dir = new TempDir();
+        var keras = new EquivalenceBuild(12).KerasLayer("lstm", LayerType.LSTM, 8, 1100);
+        var onnx = LayoutConverter.Convert(keras, Layout.Onnx, ConversionOptions.Default);
+        var path = dir.File("cut.onnx");
+        WeightWriter.Write(path, onnx.Tensors);
+        var file = WeightReader.Read(path);
+        Assert.Empty(file.Errors);
+
+        // The data is read from the file, not the map: touching a mapped page past the end of a
+        // file cut short raises SIGBUS, which ends the process (PowerShell with it).
+        var r = file.Tensors.Single(t => t.Name.EndsWith(".R", StringComparison.Ordinal));
+        using (var f = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite)) f.SetLength(f.Length / 2);
+        var e = Assert.ThrowsAny<LstmPortException>(() => r.Tensor);
+        Assert.Equal(ErrorIds.TruncatedFile, e.ErrorId);
+    }
 }
