@@ -45,6 +45,9 @@ public static unsafe class TensorPool
     /// <summary>Bytes held by free blocks (for tests and diagnostics).</summary>
     public static long FreeBytes { get { lock (Gate) return Free.Sum(p => Capacity[p]); } }
 
+    /// <summary>Bytes of blocks that tensors still hold (for tests: a writer must leave none behind).</summary>
+    internal static long InUseBytes { get { lock (Gate) return Capacity.Where(b => !Free.Contains(b.Key)).Sum(b => b.Value); } }
+
     /// <summary>A new uninitialised CPU tensor whose memory returns to the pool when libtorch frees it.</summary>
     public static torch.Tensor Empty(long[] shape, torch.ScalarType dtype)
     {

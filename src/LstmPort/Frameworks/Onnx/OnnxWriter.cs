@@ -81,7 +81,9 @@ public sealed class OnnxWriter : IWeightWriter
             if (part.Bytes is not null) { output.Write(part.Bytes); continue; }
             var (t, dtype, length) = part.Data!.Value;
             using var lease = t.Borrow();
-            using var data = lease.Tensor.to_type(dtype).contiguous();
+            // Both handles freed here: one left to the finaliser kept its tensor's memory, the whole model by the end.
+            using var scope = NewDisposeScope();
+            var data = lease.Tensor.to_type(dtype).contiguous();
             long written = 0;
             TensorMemory.Write(data, chunk => { written += chunk.Length; output.Write(chunk); });
             if (written != length)
